@@ -1,0 +1,190 @@
+/**
+ * `@Cached`: memoizes a method of a JSONCache subclass in its store. One decorator for both dialects:
+ * TC39 standard decorators (TypeScript 5+, esbuild) and `experimentalDecorators` (NestJS-style).
+ *
+ * The path of a call:
+ * 1. build the key `name(args){}` (keys/call-key.ts);
+ * 2. hit: the entry exists and is younger than the TTL → return it, synchronously (a Promise for
+ *    async methods), status `"l1"`;
+ * 3. miss, async: join a computation of the same key already under way, or start one;
+ * 4. run the method; a throw or rejection propagates and nothing is cached;
+ * 5. store the result (encoded once, written later with the next coalesced write), status `"miss"`.
+ */
+import { encodeValue, UnencodableValueError } from "./codec.js";
+import { CacheUsageError } from "./errors.js";
+import { cacheInternals, captureState, type CacheInternals, type JSONCache } from "./json-cache.js";
+import { registerMethodTtl } from "./method-ttls.js";
+import { callKey } from "./keys/call-key.js";
+import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
+import { entryText } from "./store/cache-file.js";
+import type { StoredEntry } from "./store/local-file-store.js";
+
+type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Return;
+
+/** The decorator `Cached()` returns; its overloads type-check under both decorator dialects. */
+export interface CachedDecorator {
+  <This extends JSONCache, Args extends unknown[], Return>(
+    method: Method<This, Args, Return>,
+    context: ClassMethodDecoratorContext<This, Method<This, Args, Return>>,
+  ): Method<This, Args, Return>;
+  <This extends JSONCache, Return>(
+    getter: (this: This) => Return,
+    context: ClassGetterDecoratorContext<This, Return>,
+  ): (this: This) => Return;
+  (target: JSONCache, propertyKey: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
+}
+
+/**
+ * Caches the results of a method (sync or async) or getter of a `JSONCache` subclass, persistently.
+ *
+ * ```ts
+ * @Cached({ ttl: 0.25 }) async fetchUser(id: number) { return api.get(id); }
+ * ```
+ * @throws {CacheOptionsError} at class definition when an option is invalid.
+ */
+export function Cached(options?: CachedOptions): CachedDecorator {
+  const decorator = (value: unknown, context: unknown, descriptor?: PropertyDescriptor): unknown => {
+    if (isStandardContext(context)) {
+      const name = String(context.name);
+      if (context.static) throw staticError(name);
+      const config = resolveCachedOptions(options, name);
+      const ttlMs = config.ttlMs;
+      if (ttlMs !== undefined) {
+        // Standard decorators never see the class; its prototype is known once an instance exists.
+        context.addInitializer(function (this: unknown) {
+          registerMethodTtl(Object.getPrototypeOf(this) as object, name, ttlMs);
+        });
+      }
+      return cachedMethod(value as Method<unknown, unknown[], unknown>, name, config);
+    }
+    // experimentalDecorators: (prototype, name, descriptor)
+    const name = String(context);
+    if (typeof value === "function") throw staticError(name);
+    if (descriptor === undefined) throw new CacheUsageError(`@Cached() on ${name}: only methods and getters can be cached.`);
+    const config = resolveCachedOptions(options, name);
+    if (config.ttlMs !== undefined) registerMethodTtl(value as object, name, config.ttlMs);
+    if (typeof descriptor.value === "function") {
+      descriptor.value = cachedMethod(descriptor.value as Method<unknown, unknown[], unknown>, name, config);
+    } else if (descriptor.get !== undefined) {
+      descriptor.get = cachedMethod(descriptor.get, name, config);
+    } else {
+      throw new CacheUsageError(`@Cached() on ${name}: only methods and getters can be cached.`);
+    }
+    return descriptor;
+  };
+  return decorator as CachedDecorator;
+}
+
+function isStandardContext(context: unknown): context is ClassMethodDecoratorContext | ClassGetterDecoratorContext {
+  return typeof context === "object" && context !== null && "kind" in context;
+}
+
+function staticError(name: string): CacheUsageError {
+  return new CacheUsageError(`@Cached() on static ${name}: static methods have no JSONCache instance to cache in; make it an instance method.`);
+}
+
+function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string, config: ResolvedCachedOptions): Method<unknown, unknown[], unknown> {
+  return function cached(this: unknown, ...args: unknown[]): unknown {
+    const internals = cacheInternals(this);
+    if (internals === undefined) {
+      throw new CacheUsageError(`@Cached() on ${name}: the method was called on an object that is not a JSONCache instance. Extend JSONCache, and call the method on an instance.`);
+    }
+    const key = callKey(name, args);
+    const { store } = internals;
+    if (config.clearCache && !store.clearedFunctions.has(name)) dropEarlierRuns(internals, name);
+    const entry = store.entries.get(key);
+    // Hit path: synchronous, no allocation beyond the key.
+    if (entry !== undefined && Date.now() - entry.time < (config.ttlMs ?? internals.options.ttlMs)) {
+      let value: unknown;
+      try {
+        value = store.valueOf(entry);
+      } catch {
+        return miss(this, internals, method, name, key, args);
+      }
+      internals.statuses.set(key, "l1");
+      internals.last = "l1";
+      return entry.async ? Promise.resolve(value) : value;
+    }
+    return miss(this, internals, method, name, key, args);
+  };
+}
+
+/** `clearCache: true`: this method's results from earlier runs are dropped once per store. */
+function dropEarlierRuns(internals: CacheInternals, name: string): void {
+  const { store } = internals;
+  store.clearedFunctions.add(name);
+  for (const [key, entry] of store.entries) {
+    if (entry.fn === name && entry.origin !== "process") {
+      store.entries.delete(key);
+      internals.statuses.delete(key);
+    }
+  }
+  store.markDirty();
+}
+
+function miss(
+  self: unknown,
+  internals: CacheInternals,
+  method: Method<unknown, unknown[], unknown>,
+  name: string,
+  key: string,
+  args: unknown[],
+): unknown {
+  const { store } = internals;
+  const running = store.inflight.get(key);
+  if (running !== undefined) {
+    // The same call is under way (possibly from another instance of this dataId): share its result.
+    return running.then((value) => {
+      record(internals, key, "miss");
+      return value;
+    });
+  }
+  const result = method.apply(self, args);
+  if (!isThenable(result)) {
+    remember(self as object, internals, name, key, result, false);
+    record(internals, key, "miss");
+    return result;
+  }
+  const promise: Promise<unknown> = Promise.resolve(result).then(
+    (value) => {
+      if (store.inflight.get(key) === promise) store.inflight.delete(key);
+      remember(self as object, internals, name, key, value, true);
+      record(internals, key, "miss");
+      return value;
+    },
+    (error: unknown) => {
+      if (store.inflight.get(key) === promise) store.inflight.delete(key);
+      throw error;
+    },
+  );
+  store.inflight.set(key, promise);
+  return promise;
+}
+
+function record(internals: CacheInternals, key: string, status: "miss"): void {
+  internals.statuses.set(key, status);
+  internals.last = status;
+}
+
+/** Stores a computed result; a value that cannot be encoded stays in memory for this process only. */
+function remember(self: object, internals: CacheInternals, name: string, key: string, value: unknown, async: boolean): void {
+  const { store, log } = internals;
+  const time = Date.now();
+  let text: string | undefined;
+  try {
+    text = entryText(encodeValue(value), time, async);
+  } catch (error) {
+    if (!(error instanceof UnencodableValueError)) throw error;
+    const className = self.constructor.name;
+    log.once("warn", `unencodable:${store.path}:${name}`, `${className}.${name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
+  }
+  const entry: StoredEntry = {
+    fn: name, time, async, origin: "process", value, decoded: true, raw: undefined, text, persistent: text !== undefined,
+  };
+  store.set(key, entry);
+  store.setStateOwner(self, captureState);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
+}

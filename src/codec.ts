@@ -1,0 +1,168 @@
+/**
+ * How a value is written to the cache file and read back. Plain JSON values are stored as they are;
+ * values JSON cannot hold (Date, Map, Set, BigInt, undefined, NaN, ±Infinity, -0, typed arrays,
+ * Buffer, RegExp) are stored as tagged objects `{"$cacherator": "<type>", "v": …}` and come back as
+ * the same type. A plain object that happens to own a `$cacherator` key is wrapped, so it comes back
+ * unchanged too.
+ */
+
+export const TAG = "$cacherator";
+
+/** Thrown by `encodeValue` for values that cannot be persisted; `reason` is shown to the user. */
+export class UnencodableValueError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+type Tagged = { [TAG]: string; v?: unknown };
+
+const TYPED_ARRAYS = {
+  Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+} as const;
+
+function tag(type: string, v?: unknown): Tagged {
+  return v === undefined ? { [TAG]: type } : { [TAG]: type, v };
+}
+
+/**
+ * Turns a value into plain JSON data. Returns the same reference where nothing needed a tag, so
+ * encoding plain JSON costs one walk and no copy.
+ */
+export function encodeValue(value: unknown, path: object[] = []): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (Number.isFinite(value)) return Object.is(value, -0) ? tag("Number", "-0") : value;
+      return tag("Number", String(value));
+    case "undefined":
+      return tag("undefined");
+    case "bigint":
+      return tag("BigInt", value.toString());
+    case "function":
+      throw new UnencodableValueError(`it contains a function (${value.name || "anonymous"})`);
+    case "symbol":
+      throw new UnencodableValueError(`it contains a symbol (${String(value)})`);
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (path.includes(object)) throw new UnencodableValueError("it contains a circular reference");
+  path.push(object);
+  try {
+    return encodeObject(object, path);
+  } finally {
+    path.pop();
+  }
+}
+
+function encodeObject(object: object, path: object[]): unknown {
+  if (Array.isArray(object)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < object.length; i++) {
+      const item: unknown = object[i];
+      const encoded = encodeValue(item, path);
+      if (encoded !== item && copy === undefined) copy = object.slice(0, i);
+      if (copy !== undefined) copy.push(encoded);
+    }
+    return copy ?? object;
+  }
+  const proto = Object.getPrototypeOf(object) as object | null;
+  if (proto === Object.prototype || proto === null) {
+    const record = object as Record<string, unknown>;
+    let copy: Record<string, unknown> | undefined;
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const item = record[key];
+      const encoded = encodeValue(item, path);
+      if (encoded !== item && copy === undefined) {
+        copy = {};
+        for (let j = 0; j < i; j++) copy[keys[j] as string] = record[keys[j] as string];
+      }
+      if (copy !== undefined) copy[key] = encoded;
+    }
+    const result = copy ?? record;
+    return TAG in record ? tag("Object", result) : result;
+  }
+  if (object instanceof Date) {
+    const time = object.getTime();
+    return tag("Date", Number.isNaN(time) ? null : object.toISOString());
+  }
+  if (Buffer.isBuffer(object)) return tag("Buffer", object.toString("base64"));
+  if (object instanceof Uint8Array) return tag("Uint8Array", Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString("base64"));
+  if (ArrayBuffer.isView(object) && !(object instanceof DataView)) {
+    const name = object.constructor.name;
+    if (name in TYPED_ARRAYS) {
+      return tag(name, Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString("base64"));
+    }
+  }
+  if (object instanceof Map) return tag("Map", Array.from(object, ([k, v]) => [encodeValue(k, path), encodeValue(v, path)]));
+  if (object instanceof Set) return tag("Set", Array.from(object, (v) => encodeValue(v, path)));
+  if (object instanceof RegExp) return tag("RegExp", [object.source, object.flags]);
+  const name = object.constructor?.name || "unknown class";
+  throw new UnencodableValueError(
+    `it contains an instance of ${name}, which would come back as a plain object without its class`,
+  );
+}
+
+/** The inverse of `encodeValue`. Returns the same reference where nothing was tagged. */
+export function decodeValue(data: unknown): unknown {
+  if (typeof data !== "object" || data === null) return data;
+  if (Array.isArray(data)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < data.length; i++) {
+      const item: unknown = data[i];
+      const decoded = decodeValue(item);
+      if (decoded !== item && copy === undefined) copy = data.slice(0, i);
+      if (copy !== undefined) copy.push(decoded);
+    }
+    return copy ?? data;
+  }
+  const record = data as Record<string, unknown>;
+  const type = record[TAG];
+  if (typeof type === "string") return decodeTagged(type, record.v);
+  let copy: Record<string, unknown> | undefined;
+  const keys = Object.keys(record);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const item = record[key];
+    const decoded = decodeValue(item);
+    if (decoded !== item && copy === undefined) {
+      copy = {};
+      for (let j = 0; j < i; j++) copy[keys[j] as string] = record[keys[j] as string];
+    }
+    if (copy !== undefined) copy[key] = decoded;
+  }
+  return copy ?? record;
+}
+
+function decodeTagged(type: string, v: unknown): unknown {
+  switch (type) {
+    case "undefined": return undefined;
+    case "Number": return Number(v);
+    case "BigInt": return BigInt(v as string);
+    case "Date": return new Date(v === null ? NaN : (v as string));
+    case "Buffer": return Buffer.from(v as string, "base64");
+    case "Uint8Array": return new Uint8Array(Buffer.from(v as string, "base64"));
+    case "Map": return new Map((v as [unknown, unknown][]).map(([k, x]) => [decodeValue(k), decodeValue(x)]));
+    case "Set": return new Set((v as unknown[]).map(decodeValue));
+    case "RegExp": return new RegExp((v as [string, string])[0], (v as [string, string])[1]);
+    case "Object": {
+      // A plain object that owned a `$cacherator` key: its fields are decoded, the key kept.
+      const fields = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(fields)) out[key] = decodeValue(fields[key]);
+      return out;
+    }
+  }
+  if (type in TYPED_ARRAYS) {
+    const bytes = Buffer.from(v as string, "base64");
+    const Ctor = TYPED_ARRAYS[type as keyof typeof TYPED_ARRAYS];
+    const copy = new Uint8Array(bytes); // aligned, owned buffer
+    return new Ctor(copy.buffer, 0, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
+  }
+  throw new Error(`unknown value tag "${type}"`);
+}

@@ -1,0 +1,24 @@
+/**
+ * Error classes, one per kind of failure a caller can act on. Each message says what was wrong and
+ * what to do about it.
+ */
+
+/** Base class of every error cacherator throws. */
+export class CacheratorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** An option passed to `JSONCache` or `@Cached` is invalid (wrong type, out of range, unknown). */
+export class CacheOptionsError extends CacheratorError {}
+
+/**
+ * A cached method was called with an argument that cannot be part of a call key
+ * (a function, a symbol, a circular structure).
+ */
+export class UncacheableArgumentError extends CacheratorError {}
+
+/** `@Cached` was used where it cannot work (a static method, a class that does not extend JSONCache). */
+export class CacheUsageError extends CacheratorError {}

@@ -1,0 +1,52 @@
+/**
+ * How a call becomes a cache key: `name(<args as a Python tuple>){}`, exactly the form the Python
+ * cacherator writes, e.g. `fetch('foo',){}` or `listing([1, 'a', None, True], {'k': 'v', 'n': 2}){}`.
+ */
+import { createHash } from "node:crypto";
+import { pythonNumberRepr, pythonRepr, pythonStringRepr } from "./python-repr.js";
+
+/** Keys of this many code points or more are shortened, as the Python library does. */
+const LONG_KEY = 180;
+const KEPT_PREFIX = 149;
+
+/**
+ * Builds the key of a call. Trailing `undefined` arguments are dropped (`f(1)` and `f(1, undefined)`
+ * are one call in JavaScript); JavaScript has no keyword arguments, so the Python kwargs part is `{}`.
+ */
+export function callKey(name: string, args: readonly unknown[]): string {
+  let count = args.length;
+  while (count > 0 && args[count - 1] === undefined) count--;
+  let tuple: string;
+  if (count === 0) {
+    tuple = "()";
+  } else if (count === 1) {
+    tuple = `(${argRepr(args[0])},)`;
+  } else {
+    tuple = `(${argRepr(args[0])}`;
+    for (let i = 1; i < count; i++) tuple += `, ${argRepr(args[i])}`;
+    tuple += ")";
+  }
+  return shortenKey(`${name}${tuple}{}`);
+}
+
+/** The common argument types inline, the rest through the full repr. */
+function argRepr(value: unknown): string {
+  if (typeof value === "number") return pythonNumberRepr(value);
+  if (typeof value === "string") return pythonStringRepr(value);
+  return pythonRepr(value);
+}
+
+/** `key[:149] + "_" + sha1(key)` for keys of 180 code points or more, counted as Python counts. */
+export function shortenKey(key: string): string {
+  if (key.length < LONG_KEY) return key;
+  const codePoints = Array.from(key);
+  if (codePoints.length < LONG_KEY) return key;
+  const digest = createHash("sha1").update(key, "utf8").digest("hex");
+  return `${codePoints.slice(0, KEPT_PREFIX).join("")}_${digest}`;
+}
+
+/** The function name a key belongs to (the text before the first parenthesis). */
+export function functionOfKey(key: string): string {
+  const open = key.indexOf("(");
+  return open === -1 ? key : key.slice(0, open);
+}

@@ -1,0 +1,20 @@
+/**
+ * The TTL each decorated method declares, recorded per class prototype, so `jsonCacheStats()` can
+ * tell live entries from expired ones for methods that have not been called yet in this process.
+ */
+const ttlsByPrototype = new WeakMap<object, Map<string, number>>();
+
+export function registerMethodTtl(prototype: object, name: string, ttlMs: number): void {
+  let ttls = ttlsByPrototype.get(prototype);
+  if (ttls === undefined) ttlsByPrototype.set(prototype, (ttls = new Map()));
+  ttls.set(name, ttlMs);
+}
+
+/** The TTL a method of `instance` declares, looked up from the most derived class up. */
+export function methodTtl(instance: object, name: string): number | undefined {
+  for (let proto = Object.getPrototypeOf(instance) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    const ttl = ttlsByPrototype.get(proto)?.get(name);
+    if (ttl !== undefined) return ttl;
+  }
+  return undefined;
+}

@@ -1,0 +1,150 @@
+/**
+ * The options of `JSONCache` and `@Cached`, documented here (this is the reference manual), and their
+ * validation: a bad option fails at construction with an error that names it and the value given.
+ */
+import { CacheOptionsError } from "./errors.js";
+import { isCacheLogger, type CacheLogger } from "./logger.js";
+
+export interface JSONCacheOptions {
+  /**
+   * Names this object's cache: its file is `<directory>/<dataId>.json` (made safe for the file system).
+   * Instances with the same dataId and directory share one cache. Default: the class name.
+   */
+  dataId?: string;
+  /** Folder of the cache files, relative to the working directory at construction. Default `"data/cache"`. */
+  directory?: string;
+  /** Start with an empty cache, ignoring what the file holds (the file is overwritten on the next write). Default `false`. */
+  clearCache?: boolean;
+  /**
+   * How long cached results stay valid, in days; fractions allowed (`0.25` = 6 hours), `0` = never
+   * served from the cache, `Infinity` = never expires. `@Cached({ ttl })` overrides it per method.
+   * Checked on each call against the time the result was computed. Default `999`.
+   */
+  ttl?: number;
+  /** Report problems (unreadable files, values that cannot be persisted, failed writes). Default `true`. */
+  logging?: boolean;
+  /** Where this instance's messages go. Default: the global logger (`console` unless `JSONCache.setLogger` was called). */
+  logger?: CacheLogger;
+  /** Attribute names that are never written to the cache file nor restored from it (secrets, scratch data). */
+  exclude?: readonly string[];
+  /**
+   * How long a change waits before it is written, in milliseconds, so a burst of misses becomes one write.
+   * A crash loses at most this window; `await jsonCacheSave()` writes at once. Default `100`.
+   */
+  writeDelay?: number;
+  /**
+   * DynamoDB table of the shared L2 tier. Accepted and validated; the L2 tier itself is not in this
+   * release, so caching stays local (a warning says so once).
+   */
+  dynamodbTable?: string;
+  /** With an L2 table: also write pending L2 changes at normal process exit. Default `false`. */
+  saveOnDel?: boolean;
+}
+
+export interface CachedOptions {
+  /** Days a result of this method stays valid (fractions allowed). Default: the instance's `ttl`. */
+  ttl?: number;
+  /**
+   * Ignore this method's results from earlier runs: the first call of each key in this process runs
+   * the method; later calls are served from the cache as usual. Default `false`.
+   */
+  clearCache?: boolean;
+}
+
+export interface ResolvedOptions {
+  dataId: string;
+  directory: string;
+  clearCache: boolean;
+  ttlMs: number;
+  logging: boolean;
+  logger: CacheLogger | undefined;
+  exclude: ReadonlySet<string>;
+  writeDelay: number;
+  dynamodbTable: string | undefined;
+  saveOnDel: boolean;
+}
+
+const CACHE_OPTION_NAMES = [
+  "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "dynamodbTable", "saveOnDel",
+] as const satisfies readonly (keyof JSONCacheOptions)[];
+const CACHED_OPTION_NAMES = ["ttl", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
+
+const MS_PER_DAY = 86_400_000;
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+
+export function resolveOptions(options: unknown, className: string): ResolvedOptions {
+  const o = checkObject(options, "JSONCache options", CACHE_OPTION_NAMES) as JSONCacheOptions;
+  const where = "JSONCache";
+  if (o.dataId !== undefined && (typeof o.dataId !== "string" || o.dataId.length === 0)) {
+    fail(where, "dataId", o.dataId, "a non-empty string");
+  }
+  if (o.directory !== undefined && typeof o.directory !== "string") fail(where, "directory", o.directory, "a string (a folder path)");
+  if (o.exclude !== undefined && !(Array.isArray(o.exclude) && o.exclude.every((n) => typeof n === "string"))) {
+    fail(where, "exclude", o.exclude, "an array of attribute names");
+  }
+  if (o.writeDelay !== undefined && !(typeof o.writeDelay === "number" && Number.isFinite(o.writeDelay) && o.writeDelay >= 0)) {
+    fail(where, "writeDelay", o.writeDelay, "a number of milliseconds, 0 or more");
+  }
+  if (o.logger !== undefined && !isCacheLogger(o.logger)) fail(where, "logger", o.logger, "an object with debug, info, warn and error methods");
+  if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && TABLE_NAME.test(o.dynamodbTable))) {
+    fail(where, "dynamodbTable", o.dynamodbTable, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'");
+  }
+  for (const flag of ["clearCache", "logging", "saveOnDel"] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== "boolean") fail(where, flag, o[flag], "true or false");
+  }
+  return {
+    dataId: o.dataId ?? (className || "JSONCache"),
+    directory: o.directory ?? "data/cache",
+    clearCache: o.clearCache ?? false,
+    ttlMs: ttlToMs(o.ttl ?? 999, where),
+    logging: o.logging ?? true,
+    logger: o.logger,
+    exclude: new Set(o.exclude ?? []),
+    writeDelay: o.writeDelay ?? 100,
+    dynamodbTable: o.dynamodbTable,
+    saveOnDel: o.saveOnDel ?? false,
+  };
+}
+
+export interface ResolvedCachedOptions {
+  ttlMs: number | undefined;
+  clearCache: boolean;
+}
+
+export function resolveCachedOptions(options: unknown, method: string): ResolvedCachedOptions {
+  const o = checkObject(options, `@Cached options of ${method}`, CACHED_OPTION_NAMES) as CachedOptions;
+  const where = `@Cached on ${method}`;
+  if (o.clearCache !== undefined && typeof o.clearCache !== "boolean") fail(where, "clearCache", o.clearCache, "true or false");
+  return { ttlMs: o.ttl === undefined ? undefined : ttlToMs(o.ttl, where), clearCache: o.clearCache ?? false };
+}
+
+function ttlToMs(ttl: unknown, where: string): number {
+  if (typeof ttl !== "number" || Number.isNaN(ttl) || ttl < 0) {
+    fail(where, "ttl", ttl, "a number of days, 0 or more (fractions allowed: 0.25 = 6 hours; Infinity = never expires)");
+  }
+  return ttl * MS_PER_DAY;
+}
+
+function checkObject(options: unknown, what: string, known: readonly string[]): object {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new CacheOptionsError(`${what} must be an object, got ${show(options)}.`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new CacheOptionsError(`${what}: unknown option "${name}". Known options: ${known.join(", ")}.`);
+    }
+  }
+  return options;
+}
+
+function fail(where: string, option: string, value: unknown, expected: string): never {
+  throw new CacheOptionsError(`${where}: option "${option}" must be ${expected}; got ${show(value)}.`);
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint" || value == null) return String(value);
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "function" ? "a function" : `a ${typeof value}`;
+}

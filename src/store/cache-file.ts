@@ -1,0 +1,144 @@
+/**
+ * The cache file format, shared with the Python cacherator:
+ *
+ *     {
+ *         "_json_cache_func_cache": {
+ *             "fetch('foo',){}": {"value": "result", "date": "2026-11-24T21:56:19.126065", "epoch_ms": 1795643779126},
+ *             …
+ *         },
+ *         "_json_cache_last_save_date": "2026-11-24T21:56:19.130302",
+ *         "_json_cache_variable_cache": {"score": 150, …},
+ *         "_cacherator": {"format": 1, "data_id": "game_player1"}
+ *     }
+ *
+ * One entry per line keeps the file readable and diffable. `value` holds the encoded result (see
+ * codec.ts), `date` the Python-readable computation time, `epoch_ms` the same instant without
+ * ambiguity, `async` marks results of async methods. The Python library ignores the fields it does
+ * not know.
+ */
+import { TAG } from "../codec.js";
+import { parseTimestamp, pythonLocalTimestamp } from "../time.js";
+
+export const FORMAT_VERSION = 1;
+
+export interface LoadedEntry {
+  /** The encoded value as parsed from the file, decoded on first use. */
+  raw: unknown;
+  /** Computation time, epoch milliseconds. */
+  time: number;
+  async: boolean;
+}
+
+export interface LoadedCacheFile {
+  entries: Map<string, LoadedEntry>;
+  /** Persisted attributes, still encoded. */
+  variables: Record<string, unknown>;
+  /** Entries that were dropped because they had no value or no readable time. */
+  skipped: number;
+}
+
+/** The file parsed as JSON but is not a cache file (another program's file, or a partial one). */
+export class ForeignFileError extends Error {}
+
+export function parseCacheFile(text: string): LoadedCacheFile {
+  const data = parseLenientJson(text);
+  if (!isRecord(data) || !isRecord(data._json_cache_func_cache)) {
+    throw new ForeignFileError("it is JSON, but not a cache file (no _json_cache_func_cache object)");
+  }
+  const entries = new Map<string, LoadedEntry>();
+  let skipped = 0;
+  for (const [key, entry] of Object.entries(data._json_cache_func_cache)) {
+    const time = isRecord(entry) && "value" in entry ? entryTime(entry) : undefined;
+    if (time === undefined) {
+      skipped++;
+      continue;
+    }
+    const record = entry as Record<string, unknown>;
+    entries.set(key, { raw: record.value, time, async: record.async === true });
+  }
+  const variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
+  return { entries, variables, skipped };
+}
+
+function entryTime(entry: Record<string, unknown>): number | undefined {
+  if (typeof entry.epoch_ms === "number" && Number.isFinite(entry.epoch_ms)) return entry.epoch_ms;
+  return typeof entry.date === "string" ? parseTimestamp(entry.date) : undefined;
+}
+
+/** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
+export function entryText(encodedValue: unknown, time: number, async: boolean): string {
+  const value = JSON.stringify(encodedValue);
+  const date = pythonLocalTimestamp(time);
+  return `{"value": ${value}, "date": "${date}", "epoch_ms": ${time}${async ? ', "async": true' : ""}}`;
+}
+
+/** The whole file from already-serialised entry lines and attributes. */
+export function serializeCacheFile(
+  dataId: string,
+  entryLines: Iterable<[key: string, text: string]>,
+  variables: Iterable<[name: string, text: string]>,
+  savedAt: number,
+): string {
+  const parts: string[] = ['{\n    "_json_cache_func_cache": {'];
+  let first = true;
+  for (const [key, text] of entryLines) {
+    parts.push(`${first ? "" : ","}\n        ${JSON.stringify(key)}: ${text}`);
+    first = false;
+  }
+  parts.push(first ? "},\n" : "\n    },\n");
+  parts.push(`    "_json_cache_last_save_date": "${pythonLocalTimestamp(savedAt)}",\n`);
+  parts.push('    "_json_cache_variable_cache": {');
+  first = true;
+  for (const [name, text] of variables) {
+    parts.push(`${first ? "" : ","}\n        ${JSON.stringify(name)}: ${text}`);
+    first = false;
+  }
+  parts.push(first ? "},\n" : "\n    },\n");
+  parts.push(`    "_cacherator": {"format": ${FORMAT_VERSION}, "data_id": ${JSON.stringify(dataId)}}\n}\n`);
+  return parts.join("");
+}
+
+const NON_FINITE = /NaN|Infinity/;
+
+/**
+ * `JSON.parse`, also accepting the bare `NaN`, `Infinity` and `-Infinity` tokens that Python's json
+ * module writes; they are read as the tagged numbers the codec understands.
+ */
+export function parseLenientJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    if (!NON_FINITE.test(text)) throw error;
+    return JSON.parse(replaceNonFiniteTokens(text));
+  }
+}
+
+function replaceNonFiniteTokens(text: string): string {
+  let out = "";
+  let i = 0;
+  let inString = false;
+  while (i < text.length) {
+    const char = text[i] as string;
+    if (inString) {
+      out += char;
+      if (char === "\\") out += text[++i] ?? "";
+      else if (char === '"') inString = false;
+      i++;
+      continue;
+    }
+    if (char === '"') inString = true;
+    const token = ["NaN", "Infinity", "-Infinity"].find((t) => text.startsWith(t, i));
+    if (token) {
+      out += `{"${TAG}": "Number", "v": "${token}"}`;
+      i += token.length;
+      continue;
+    }
+    out += char;
+    i++;
+  }
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,307 @@
+/**
+ * The L1 tier: one JSON file per dataId, held in memory as a Map and written back off the call path.
+ *
+ * - Reads happen once, at open, synchronously (constructors are synchronous).
+ * - A change marks the store dirty and schedules one write `writeDelay` ms later, so a burst of misses
+ *   becomes one write. `flush()` writes now; with `durable` it also fsyncs the file and directory.
+ * - Every write goes to a temporary file that is renamed over the cache file, so a crash leaves either
+ *   the old file or the new one, never a truncated one.
+ * - A file that cannot be read as a cache file is moved aside (never overwritten) and the store starts
+ *   empty.
+ */
+import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { decodeValue } from "../codec.js";
+import type { CacheLog } from "../logger.js";
+import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type LoadedEntry } from "./cache-file.js";
+import { functionOfKey } from "../keys/call-key.js";
+
+/** Where an entry's value came from when this process first had it. */
+export type EntryOrigin = "l1" | "l2" | "process";
+
+export interface StoredEntry {
+  /** Name of the cached function, the part of the key before `(`. */
+  readonly fn: string;
+  /** Computation time, epoch ms. */
+  readonly time: number;
+  readonly async: boolean;
+  readonly origin: EntryOrigin;
+  /** The value as callers get it; valid once `decoded` is true. */
+  value: unknown;
+  decoded: boolean;
+  /** The encoded value as read from a file, until decoded. */
+  raw: unknown;
+  /** The entry's line in the file; `undefined` until first needed. */
+  text: string | undefined;
+  /** False for values that cannot be encoded: they live in memory only. */
+  readonly persistent: boolean;
+}
+
+/** Produces the attributes to persist (name → JSON text of the encoded value) from a state owner. */
+export type StateCapture = (owner: object) => Map<string, string>;
+
+export class LocalFileStore {
+  readonly entries = new Map<string, StoredEntry>();
+  /** Persisted attributes: name → JSON text of the encoded value. */
+  variables = new Map<string, string>();
+  /** Promises of async misses under way, so concurrent identical calls share one execution. */
+  readonly inflight = new Map<string, Promise<unknown>>();
+  /** Functions whose entries from earlier runs were already dropped by `@Cached({ clearCache: true })`. */
+  readonly clearedFunctions = new Set<string>();
+
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<boolean> | undefined;
+  #queued: Promise<boolean> | undefined;
+  #queuedDurable = false;
+  #tmpInFlight: string | undefined;
+  #owner: WeakRef<object> | undefined;
+  #capture: StateCapture | undefined;
+  #writtenVariables = "";
+
+  constructor(
+    readonly path: string,
+    readonly dataId: string,
+    private readonly log: CacheLog,
+    private readonly writeDelay: number,
+    private readonly onDirty: (store: LocalFileStore) => void,
+    private readonly onClean: (store: LocalFileStore) => void,
+  ) {}
+
+  /** Loads `path`, or `legacyPath` (a file the Python library wrote) when `path` does not exist. */
+  load(legacyPath?: string): void {
+    let source = this.path;
+    let text: string;
+    try {
+      text = fs.readFileSync(source, "utf8");
+    } catch (error) {
+      if (!isNotFound(error)) return this.#unreadable(error);
+      if (legacyPath === undefined || legacyPath === this.path) return;
+      try {
+        source = legacyPath;
+        text = fs.readFileSync(source, "utf8");
+      } catch (legacyError) {
+        if (!isNotFound(legacyError)) this.#unreadable(legacyError, legacyPath);
+        return;
+      }
+    }
+    let parsed;
+    try {
+      parsed = parseCacheFile(text);
+    } catch (error) {
+      return this.#setAside(source, error);
+    }
+    this.#adopt(parsed.entries, parsed.variables);
+    if (parsed.skipped > 0) {
+      this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
+    }
+  }
+
+  #adopt(entries: Map<string, LoadedEntry>, variables: Record<string, unknown>): void {
+    for (const [key, loaded] of entries) {
+      this.entries.set(key, {
+        fn: functionOfKey(key), time: loaded.time, async: loaded.async, origin: "l1",
+        value: undefined, decoded: false, raw: loaded.raw, text: undefined, persistent: true,
+      });
+    }
+    for (const [name, raw] of Object.entries(variables)) this.variables.set(name, JSON.stringify(raw));
+    this.#writtenVariables = variablesText(this.variables);
+  }
+
+  #unreadable(error: unknown, path = this.path): void {
+    this.log.once("warn", `unreadable:${path}`, `cannot read cache file ${path} (${describe(error)}); starting with an empty cache. Results are still returned.`);
+  }
+
+  /** Keeps a file we cannot use under a new name, so nothing in it is lost, and starts empty. */
+  #setAside(source: string, error: unknown): void {
+    const aside = `${source}.unreadable-${Date.now()}`;
+    let where = `kept as ${basename(aside)}`;
+    try {
+      fs.renameSync(source, aside);
+    } catch (renameError) {
+      where = `could not be moved aside (${describe(renameError)})`;
+    }
+    const why = error instanceof ForeignFileError ? error.message : `it is not valid JSON (${describe(error)})`;
+    this.log.once("warn", `aside:${source}`, `cache file ${source} cannot be used: ${why}. The file ${where}; starting with an empty cache.`);
+  }
+
+  /** The value of an entry, decoded on first use. Throws if the stored form cannot be decoded. */
+  valueOf(entry: StoredEntry): unknown {
+    if (!entry.decoded) {
+      entry.value = decodeValue(entry.raw);
+      entry.decoded = true;
+      if (entry.text === undefined) entry.text = entryText(entry.raw, entry.time, entry.async);
+      entry.raw = undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, entry: StoredEntry): void {
+    this.entries.set(key, entry);
+    if (entry.persistent) this.markDirty();
+  }
+
+  /** Removes entries (all, or one function's) and persists the removal. Returns the removed keys. */
+  remove(fn?: string): string[] {
+    const removed: string[] = [];
+    for (const [key, entry] of this.entries) {
+      if (fn === undefined || entry.fn === fn) removed.push(key);
+    }
+    for (const key of removed) this.entries.delete(key);
+    if (removed.length > 0) this.markDirty();
+    return removed;
+  }
+
+  /** The object whose attributes are written as this file's state, and how to read them. */
+  setStateOwner(owner: object, capture: StateCapture): void {
+    if (this.#owner?.deref() !== owner) this.#owner = new WeakRef(owner);
+    this.#capture = capture;
+  }
+
+  markDirty(): void {
+    this.#dirty = true;
+    if (this.#timer === undefined && this.#writing === undefined) {
+      this.#timer = setTimeout(() => void this.flush(), this.writeDelay);
+      this.#timer.unref();
+    }
+    this.onDirty(this);
+  }
+
+  /**
+   * Writes the current entries and state. Resolves `true` once they are on disk (fsynced when
+   * `durable`), `false` if the write failed (the failure is logged).
+   */
+  flush(durable = false): Promise<boolean> {
+    this.#clearTimer();
+    if (this.#writing === undefined) return this.#startWrite(durable);
+    this.#queuedDurable ||= durable;
+    this.#queued ??= this.#writing.then(() => {
+      this.#queued = undefined;
+      const queuedDurable = this.#queuedDurable;
+      this.#queuedDurable = false;
+      return this.#startWrite(queuedDurable);
+    });
+    return this.#queued;
+  }
+
+  #startWrite(durable: boolean): Promise<boolean> {
+    const text = this.#snapshot();
+    const write = this.#writeAtomically(text, durable).then((written) => {
+      this.#writing = undefined;
+      // Changes made during the write get a write of their own; after a failure, the next change retries.
+      if (!this.#dirty) this.onClean(this);
+      else if (written && this.#queued === undefined) this.markDirty();
+      return written;
+    });
+    this.#writing = write;
+    return write;
+  }
+
+  /** The file text for the current state; clears the dirty flag. */
+  #snapshot(): string {
+    this.#captureState();
+    this.#dirty = false;
+    const text = serializeCacheFile(this.dataId, this.#entryLines(), this.variables, Date.now());
+    this.#writtenVariables = variablesText(this.variables);
+    return text;
+  }
+
+  #captureState(): void {
+    const owner = this.#owner?.deref();
+    if (owner !== undefined && this.#capture !== undefined) this.variables = this.#capture(owner);
+  }
+
+  *#entryLines(): Generator<[string, string]> {
+    for (const [key, entry] of this.entries) {
+      if (!entry.persistent) continue;
+      entry.text ??= entryText(entry.raw, entry.time, entry.async);
+      yield [key, entry.text];
+    }
+  }
+
+  async #writeAtomically(text: string, durable: boolean): Promise<boolean> {
+    const tmp = `${this.path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
+    this.#tmpInFlight = tmp;
+    try {
+      await fsp.mkdir(dirname(this.path), { recursive: true });
+      const handle = await fsp.open(tmp, "w");
+      try {
+        await handle.writeFile(text, "utf8");
+        if (durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(tmp, this.path);
+      if (durable) await syncDirectory(dirname(this.path));
+      return true;
+    } catch (error) {
+      this.#dirty = true;
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      this.#writeFailed(error);
+      return false;
+    } finally {
+      this.#tmpInFlight = undefined;
+    }
+  }
+
+  #writeFailed(error: unknown): void {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    this.log.once("warn", `write:${this.path}:${code}`, `cannot write cache file ${this.path} (${describe(error)}). Results are still returned, but are not persisted until the file can be written.`);
+  }
+
+  /**
+   * Synchronous write for process exit, when no asynchronous work can run. Writes if anything changed
+   * since the last write, including the owner's attributes.
+   */
+  flushSync(): void {
+    this.#clearTimer();
+    this.#captureState();
+    if (!this.#dirty && variablesText(this.variables) === this.#writtenVariables) return;
+    if (this.#tmpInFlight !== undefined) fs.rmSync(this.#tmpInFlight, { force: true });
+    const text = this.#snapshot();
+    const tmp = `${this.path}.${process.pid}.exit.tmp`;
+    try {
+      fs.mkdirSync(dirname(this.path), { recursive: true });
+      fs.writeFileSync(tmp, text, "utf8");
+      fs.renameSync(tmp, this.path);
+    } catch (error) {
+      fs.rmSync(tmp, { force: true });
+      this.#writeFailed(error);
+    }
+  }
+
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function variablesText(variables: Map<string, string>): string {
+  let text = "";
+  for (const [name, value] of variables) text += `${name}\u0000${value}\u0000`;
+  return text;
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  // fsync on a directory makes the rename itself durable; some platforms refuse to open directories.
+  const handle = await fsp.open(directory, "r").catch(() => undefined);
+  if (handle === undefined) return;
+  try {
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

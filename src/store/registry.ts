@@ -1,0 +1,74 @@
+/**
+ * One store per cache file per process: instances with the same dataId and directory share it, so
+ * neither loses the other's entries. The registry holds stores weakly (an unused store is collected
+ * with its last instance) except while they have unwritten changes; those are written at normal exit.
+ */
+import { resolve } from "node:path";
+import type { CacheLog } from "../logger.js";
+import { cacheFilePath, legacyPythonFileName } from "./file-names.js";
+import { LocalFileStore } from "./local-file-store.js";
+import { join } from "node:path";
+
+const stores = new Map<string, WeakRef<LocalFileStore>>();
+const unwritten = new Set<LocalFileStore>();
+const forget = new FinalizationRegistry<string>((path) => {
+  if (stores.get(path)?.deref() === undefined) stores.delete(path);
+});
+let exitHookInstalled = false;
+
+export interface OpenOptions {
+  directory: string;
+  dataId: string;
+  log: CacheLog;
+  writeDelay: number;
+  /** Start empty, ignoring (and later overwriting) what the file holds. */
+  clear: boolean;
+}
+
+/** The store of `dataId` in `directory`, shared with any other live instance that uses the same file. */
+export function openStore(options: OpenOptions): LocalFileStore {
+  const path = resolve(cacheFilePath(options.directory, options.dataId));
+  let store = stores.get(path)?.deref();
+  if (store === undefined) {
+    store = new LocalFileStore(path, options.dataId, options.log, options.writeDelay, markUnwritten, markWritten);
+    if (!options.clear) store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
+    stores.set(path, new WeakRef(store));
+    forget.register(store, path);
+    installExitHook();
+  } else if (options.clear) {
+    store.remove();
+    store.variables.clear();
+  }
+  if (options.clear) store.markDirty();
+  return store;
+}
+
+function markUnwritten(store: LocalFileStore): void {
+  unwritten.add(store);
+}
+
+function markWritten(store: LocalFileStore): void {
+  unwritten.delete(store);
+}
+
+/** Writes every store with changes, synchronously: the event loop is gone at exit. */
+export function flushAllSync(): void {
+  for (const ref of stores.values()) ref.deref()?.flushSync();
+  for (const store of unwritten) store.flushSync();
+}
+
+/** Writes every store with changes and waits for the writes. */
+export async function flushAll(): Promise<void> {
+  const live = new Set<LocalFileStore>(unwritten);
+  for (const ref of stores.values()) {
+    const store = ref.deref();
+    if (store?.dirty) live.add(store);
+  }
+  await Promise.all([...live].map((store) => store.flush()));
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", flushAllSync);
+}

@@ -1,0 +1,45 @@
+/**
+ * Timestamps in the cache file. Each entry keeps its computation time twice: `epoch_ms`, which is
+ * unambiguous and is what this library reads, and `date`, the naive local ISO form that the Python
+ * cacherator reads (always with six fraction digits: Python's own writer drops them when they are
+ * zero and then fails to read its own file).
+ */
+
+const MS_PER_DAY = 86_400_000;
+
+export function daysToMs(days: number): number {
+  return days * MS_PER_DAY;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it. */
+export function pythonLocalTimestamp(epochMs: number): string {
+  const d = new Date(epochMs);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return (
+    `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
+    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`
+  );
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * Parses an ISO timestamp to epoch milliseconds. A timestamp without an offset is local time (how the
+ * Python library writes them); the fraction is optional. Returns `undefined` for anything else.
+ */
+export function parseTimestamp(text: string): number | undefined {
+  const m = ISO.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, fraction = "", zone] = m;
+  const ms = Number(fraction.padEnd(3, "0").slice(0, 3));
+  if (zone === undefined) {
+    const local = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms).getTime();
+    return Number.isNaN(local) ? undefined : local;
+  }
+  const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+  if (zone === "Z") return utc;
+  const sign = zone.startsWith("-") ? -1 : 1;
+  const digits = zone.replace(/[+:-]/g, "");
+  const offsetMin = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4));
+  return utc - sign * offsetMin * 60_000;
+}
