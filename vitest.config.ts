@@ -1,6 +1,32 @@
-import { defineConfig } from "vitest/config";
+import { transform } from "esbuild";
+import { defineConfig, type Plugin } from "vitest/config";
+
+/**
+ * Test files use TC39 standard decorators, which Node 20 cannot parse: esbuild lowers them, as it
+ * does for users' projects built with tsup, tsx or esbuild.
+ */
+function standardDecorators(): Plugin {
+  return {
+    name: "standard-decorators",
+    enforce: "pre",
+    async transform(code, id) {
+      if (!/\.[cm]?ts$/.test(id) || id.includes("/node_modules/")) return null;
+      const result = await transform(code, {
+        loader: "ts",
+        format: "esm",
+        target: "es2022",
+        sourcemap: true,
+        sourcefile: id,
+        tsconfigRaw: { compilerOptions: { experimentalDecorators: false, useDefineForClassFields: true } },
+      });
+      return { code: result.code, map: result.map };
+    },
+  };
+}
 
 export default defineConfig({
+  plugins: [standardDecorators()],
+  oxc: false,
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/setup/build.ts"],
