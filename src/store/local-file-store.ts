@@ -257,7 +257,9 @@ export class LocalFileStore {
   flushSync(): void {
     this.#clearTimer();
     this.#captureState();
-    if (!this.#dirty && variablesText(this.variables) === this.#writtenVariables) return;
+    // A write still in flight will never finish once the process exits: redo it synchronously.
+    const unchanged = !this.#dirty && this.#writing === undefined && variablesText(this.variables) === this.#writtenVariables;
+    if (unchanged) return;
     if (this.#tmpInFlight !== undefined) fs.rmSync(this.#tmpInFlight, { force: true });
     const text = this.#snapshot();
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
