@@ -12,7 +12,7 @@
  */
 import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheUsageError } from "./errors.js";
-import { cacheInternals, captureState, type CacheInternals, type JSONCache } from "./json-cache.js";
+import { cacheInternals, type CacheInternals, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
 import { callKey } from "./keys/call-key.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
@@ -182,7 +182,6 @@ function remember(self: object, internals: CacheInternals, name: string, key: st
     fn: name, time, async, origin: "process", value, decoded: true, raw: undefined, text, persistent: text !== undefined,
   };
   store.set(key, entry);
-  store.setStateOwner(self, captureState);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -7,7 +7,7 @@ import { CACHE_IDENTITY } from "./keys/python-repr.js";
 import { CacheLog, setGlobalLogger, setGlobalLogging, type CacheLogger } from "./logger.js";
 import { methodTtl } from "./method-ttls.js";
 import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
-import { captureAttributes, restoreAttributes, type OverwrittenAttributes } from "./state.js";
+import { captureAttributes, restoreAttributes } from "./state.js";
 import type { LocalFileStore } from "./store/local-file-store.js";
 import { flushAll, openStore } from "./store/registry.js";
 
@@ -28,7 +28,8 @@ export interface CacheInternals {
   /** Status of each call signature answered through this instance in this process. */
   readonly statuses: Map<string, CacheStatus>;
   last: CacheStatus | null;
-  readonly overwritten: OverwrittenAttributes;
+  /** Warns about restored attributes replaced during construction; runs once, at the latest before a save. */
+  readonly checkRestored: () => void;
 }
 
 let internalsOf: (object: unknown) => CacheInternals | undefined;
@@ -61,14 +62,11 @@ export class JSONCache {
       writeDelay: resolved.writeDelay,
       clear: resolved.clearCache,
     });
-    this.#internals = {
-      options: resolved, store, log, statuses: new Map(), last: null, overwritten: new Map(),
-    };
+    const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
+    this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored };
     if (resolved.dynamodbTable !== undefined) {
       log.once("warn", "dynamodb-unavailable", `dynamodbTable "${resolved.dynamodbTable}" is set, but this release has no DynamoDB tier yet; caching stays local.`);
     }
-    restoreAttributes(this, store.variables, resolved.exclude, this.#internals.overwritten, log);
-    store.setStateOwner(this, captureState);
   }
 
   /** The dataId naming this object's cache. */
@@ -96,12 +94,15 @@ export class JSONCache {
   }
 
   /**
-   * Writes the cached results and this object's attributes now. Resolves `true` once they are on disk
-   * (fsynced), `false` if the write failed (the reason is logged; the data stays in memory).
+   * Writes this object's attributes and the cached results now. Attributes are persisted only by this
+   * call (cached results are also written on their own, shortly after each miss). Resolves `true` once
+   * everything is on disk (fsynced), `false` if the write failed (the reason is logged; the data stays
+   * in memory).
    */
   jsonCacheSave(): Promise<boolean> {
-    const { store } = this.#internals;
-    store.setStateOwner(this, captureState);
+    const { store, options, log, checkRestored } = this.#internals;
+    checkRestored();
+    store.variables = captureAttributes(this, options.exclude, log);
     return store.flush(true);
   }
 
@@ -160,12 +161,6 @@ export class JSONCache {
   static flushAll(): Promise<void> {
     return flushAll();
   }
-}
-
-/** The attributes of a JSONCache instance to persist; the store calls it when it writes. */
-export function captureState(owner: object): Map<string, string> {
-  const internals = internalsOf(owner) as CacheInternals;
-  return captureAttributes(owner, internals.options.exclude, internals.overwritten, internals.log);
 }
 
 /** The internals of a JSONCache instance, or `undefined` for anything else. */

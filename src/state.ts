@@ -3,14 +3,16 @@
  *
  * Persisted: the instance's own enumerable properties, except functions, the names in `exclude`,
  * and library bookkeeping (which lives in private fields and prototype getters, never in own
- * properties). Restored: every persisted attribute of the file, except excluded names, names that
- * are methods or accessors of the class, and the bookkeeping the Python library wrote by mistake.
+ * properties). They are written when the user calls `jsonCacheSave()` — never implicitly, so a
+ * half-built or defaulted object never overwrites saved state behind the user's back. Restored: every
+ * persisted attribute of the file, except excluded names, names that are methods or accessors of the
+ * class, and the bookkeeping the Python library wrote by mistake.
  *
- * The base constructor restores attributes before the subclass's fields are initialised, and a
- * class field initialiser (`score = 0`) would silently replace the restored value. So restored
- * attributes are installed as self-replacing accessors: the first read or write turns each into a
- * plain data property, and a check right after construction warns when one was overwritten before
- * anything read or assigned it — which only a class field initialiser (define semantics) does.
+ * The base constructor restores attributes before the subclass's fields are initialised, so a class
+ * field initialiser (`score = 0`) replaces the restored value. Restored attributes are therefore
+ * installed as self-replacing accessors: the first read turns each into a plain data property. A
+ * check right after construction (or at the first save, if that comes sooner) warns about attributes
+ * that were replaced before anything read them — what a field initialiser does.
  */
 import { decodeValue, encodeValue, UnencodableValueError } from "./codec.js";
 import type { CacheLog } from "./logger.js";
@@ -24,20 +26,8 @@ function isRestorable(name: string, exclude: ReadonlySet<string>): boolean {
   return !exclude.has(name) && !PYTHON_BOOKKEEPING.has(name) && !name.startsWith("_json_cache") && name !== "__proto__";
 }
 
-/**
- * Attributes that a class field initialiser overwrote right after they were restored: name → the
- * stored text and the default's text. While the attribute still holds that default, the stored value
- * is what gets written, so the field initialiser does not erase saved data.
- */
-export type OverwrittenAttributes = Map<string, { stored: string; default: string }>;
-
 /** The attributes to write: name → JSON text of the encoded value. */
-export function captureAttributes(
-  owner: object,
-  exclude: ReadonlySet<string>,
-  overwritten: OverwrittenAttributes,
-  log: CacheLog,
-): Map<string, string> {
+export function captureAttributes(owner: object, exclude: ReadonlySet<string>, log: CacheLog): Map<string, string> {
   const out = new Map<string, string>();
   const record = owner as Record<string, unknown>;
   for (const name of Object.keys(owner)) {
@@ -45,16 +35,7 @@ export function captureAttributes(
     const value = record[name];
     if (typeof value === "function") continue;
     try {
-      const text = JSON.stringify(encodeValue(value));
-      const kept = overwritten.get(name);
-      if (kept === undefined) {
-        out.set(name, text);
-      } else if (kept.default === text) {
-        out.set(name, kept.stored);
-      } else {
-        overwritten.delete(name); // changed since: the new value is the user's
-        out.set(name, text);
-      }
+      out.set(name, JSON.stringify(encodeValue(value)));
     } catch (error) {
       if (!(error instanceof UnencodableValueError)) throw error;
       const className = owner.constructor.name;
@@ -64,16 +45,19 @@ export function captureAttributes(
   return out;
 }
 
-/** Puts the persisted attributes back onto a freshly constructed instance. */
+/**
+ * Puts the persisted attributes back onto a freshly constructed instance. Returns the post-construction
+ * check (idempotent); it also runs by itself in a microtask.
+ */
 export function restoreAttributes(
   target: object,
   variables: ReadonlyMap<string, string>,
   exclude: ReadonlySet<string>,
-  overwritten: OverwrittenAttributes,
   log: CacheLog,
-): void {
+): () => void {
   const className = target.constructor.name;
-  const pending = new Map<string, () => unknown>();
+  /** Restored attributes nobody has read yet: name → their accessor's getter. */
+  const unread = new Map<string, () => unknown>();
   for (const [name, text] of variables) {
     if (!isRestorable(name, exclude)) continue;
     if (name in target) {
@@ -89,43 +73,46 @@ export function restoreAttributes(
     }
     const settle = (current: unknown) => {
       Object.defineProperty(target, name, { value: current, writable: true, enumerable: true, configurable: true });
-      pending.delete(name);
     };
     const getter = () => {
+      unread.delete(name);
       settle(value);
       return value;
     };
-    pending.set(name, getter);
+    unread.set(name, getter);
+    // An assignment before any read (a field initialiser under `useDefineForClassFields: false`)
+    // replaces the accessor but stays listed as unread, for the check below.
     Object.defineProperty(target, name, { configurable: true, enumerable: true, get: getter, set: settle });
   }
-  if (pending.size === 0) return;
-  // Runs once the constructor (and whatever else runs synchronously with it) has finished.
-  queueMicrotask(() => {
-    for (const [name, getter] of pending) {
+  let checked = unread.size === 0;
+  const check = () => {
+    if (checked) return;
+    checked = true;
+    for (const [name, getter] of unread) {
       const descriptor = Object.getOwnPropertyDescriptor(target, name);
       if (descriptor?.get === getter) {
         getter(); // untouched: becomes a plain data property, at no cost from here on
-      } else if (descriptor !== undefined && "value" in descriptor) {
-        const stored = variables.get(name) as string;
-        let current: string;
-        try {
-          current = JSON.stringify(encodeValue(descriptor.value));
-        } catch {
-          continue;
-        }
-        if (current === stored) continue;
-        overwritten.set(name, { stored, default: current });
-        log.once(
-          "warn",
-          `overwritten:${className}.${name}`,
-          `${className}.${name} was restored from the cache file and then overwritten during construction ` +
-            `by a class field initialiser, so the object shows the field's default (the file keeps the stored ` +
-            `value until the attribute is changed). ` +
-            `Declare persisted attributes with \`declare ${name}: …\` and set defaults after super() with ` +
-            `\`this.${name} ??= …\`.`,
-        );
+        continue;
       }
+      if (descriptor === undefined || !("value" in descriptor)) continue;
+      let current: string;
+      try {
+        current = JSON.stringify(encodeValue(descriptor.value));
+      } catch {
+        current = "";
+      }
+      if (current === variables.get(name)) continue;
+      log.once(
+        "warn",
+        `replaced:${className}.${name}`,
+        `${className}.${name} was restored from the cache file, then replaced before anything read it — ` +
+          `usually by a class field initialiser, which runs after super(). The next jsonCacheSave() writes the ` +
+          `new value. To keep the stored value, declare the attribute with \`declare ${name}: …\` and set its ` +
+          `default after super() with \`this.${name} ??= …\`.`,
+      );
     }
-    pending.clear();
-  });
+    unread.clear();
+  };
+  if (!checked) queueMicrotask(check);
+  return check;
 }

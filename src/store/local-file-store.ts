@@ -38,12 +38,9 @@ export interface StoredEntry {
   readonly persistent: boolean;
 }
 
-/** Produces the attributes to persist (name → JSON text of the encoded value) from a state owner. */
-export type StateCapture = (owner: object) => Map<string, string>;
-
 export class LocalFileStore {
   readonly entries = new Map<string, StoredEntry>();
-  /** Persisted attributes: name → JSON text of the encoded value. */
+  /** Persisted attributes (as of the last load or `jsonCacheSave()`): name → JSON text of the encoded value. */
   variables = new Map<string, string>();
   /** Promises of async misses under way, so concurrent identical calls share one execution. */
   readonly inflight = new Map<string, Promise<unknown>>();
@@ -56,9 +53,6 @@ export class LocalFileStore {
   #queued: Promise<boolean> | undefined;
   #queuedDurable = false;
   #tmpInFlight: string | undefined;
-  #owner: WeakRef<object> | undefined;
-  #capture: StateCapture | undefined;
-  #writtenVariables = "";
 
   constructor(
     readonly path: string,
@@ -106,7 +100,6 @@ export class LocalFileStore {
       });
     }
     for (const [name, raw] of Object.entries(variables)) this.variables.set(name, JSON.stringify(raw));
-    this.#writtenVariables = variablesText(this.variables);
   }
 
   #unreadable(error: unknown, path = this.path): void {
@@ -153,12 +146,6 @@ export class LocalFileStore {
     return removed;
   }
 
-  /** The object whose attributes are written as this file's state, and how to read them. */
-  setStateOwner(owner: object, capture: StateCapture): void {
-    if (this.#owner?.deref() !== owner) this.#owner = new WeakRef(owner);
-    this.#capture = capture;
-  }
-
   markDirty(): void {
     this.#dirty = true;
     if (this.#timer === undefined && this.#writing === undefined) {
@@ -200,16 +187,8 @@ export class LocalFileStore {
 
   /** The file text for the current state; clears the dirty flag. */
   #snapshot(): string {
-    this.#captureState();
     this.#dirty = false;
-    const text = serializeCacheFile(this.dataId, this.#entryLines(), this.variables, Date.now());
-    this.#writtenVariables = variablesText(this.variables);
-    return text;
-  }
-
-  #captureState(): void {
-    const owner = this.#owner?.deref();
-    if (owner !== undefined && this.#capture !== undefined) this.variables = this.#capture(owner);
+    return serializeCacheFile(this.dataId, this.#entryLines(), this.variables, Date.now());
   }
 
   *#entryLines(): Generator<[string, string]> {
@@ -252,14 +231,11 @@ export class LocalFileStore {
 
   /**
    * Synchronous write for process exit, when no asynchronous work can run. Writes if anything changed
-   * since the last write, including the owner's attributes.
+   * since the last write; a write still in flight never finishes once the process exits, so it is redone.
    */
   flushSync(): void {
     this.#clearTimer();
-    this.#captureState();
-    // A write still in flight will never finish once the process exits: redo it synchronously.
-    const unchanged = !this.#dirty && this.#writing === undefined && variablesText(this.variables) === this.#writtenVariables;
-    if (unchanged) return;
+    if (!this.#dirty && this.#writing === undefined) return;
     if (this.#tmpInFlight !== undefined) fs.rmSync(this.#tmpInFlight, { force: true });
     const text = this.#snapshot();
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
@@ -281,12 +257,6 @@ export class LocalFileStore {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
-}
-
-function variablesText(variables: Map<string, string>): string {
-  let text = "";
-  for (const [name, value] of variables) text += `${name}\u0000${value}\u0000`;
-  return text;
 }
 
 async function syncDirectory(directory: string): Promise<void> {
