@@ -84,6 +84,9 @@ function staticError(name: string): CacheUsageError {
 }
 
 function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string, config: ResolvedCachedOptions): Method<unknown, unknown[], unknown> {
+  // An `async` method must return a Promise on a hit too, also for entries that do not say they came
+  // from an async method (files written by the Python library).
+  const asyncMethod = Object.prototype.toString.call(method) === "[object AsyncFunction]";
   return function cached(this: unknown, ...args: unknown[]): unknown {
     const internals = cacheInternals(this);
     if (internals === undefined) {
@@ -103,7 +106,7 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
       }
       internals.statuses.set(key, "l1");
       internals.last = "l1";
-      return entry.async ? Promise.resolve(value) : value;
+      return entry.async || asyncMethod ? Promise.resolve(value) : value;
     }
     return miss(this, internals, method, name, key, args);
   };

@@ -22,6 +22,12 @@ const TYPED_ARRAYS = {
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 } as const;
 
+/** Sets a property, also one named `__proto__` (which plain assignment would turn into a prototype). */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
+}
+
 function tag(type: string, v?: unknown): Tagged {
   return v === undefined ? { [TAG]: type } : { [TAG]: type, v };
 }
@@ -80,9 +86,9 @@ function encodeObject(object: object, path: object[]): unknown {
       const encoded = encodeValue(item, path);
       if (encoded !== item && copy === undefined) {
         copy = {};
-        for (let j = 0; j < i; j++) copy[keys[j] as string] = record[keys[j] as string];
+        for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
       }
-      if (copy !== undefined) copy[key] = encoded;
+      if (copy !== undefined) put(copy, key, encoded);
     }
     const result = copy ?? record;
     return TAG in record ? tag("Object", result) : result;
@@ -132,9 +138,9 @@ export function decodeValue(data: unknown): unknown {
     const decoded = decodeValue(item);
     if (decoded !== item && copy === undefined) {
       copy = {};
-      for (let j = 0; j < i; j++) copy[keys[j] as string] = record[keys[j] as string];
+      for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
     }
-    if (copy !== undefined) copy[key] = decoded;
+    if (copy !== undefined) put(copy, key, decoded);
   }
   return copy ?? record;
 }
@@ -154,7 +160,7 @@ function decodeTagged(type: string, v: unknown): unknown {
       // A plain object that owned a `$cacherator` key: its fields are decoded, the key kept.
       const fields = v as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const key of Object.keys(fields)) out[key] = decodeValue(fields[key]);
+      for (const key of Object.keys(fields)) put(out, key, decodeValue(fields[key]));
       return out;
     }
   }

@@ -32,6 +32,14 @@ export function parseTimestamp(text: string): number | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, fraction = "", zone] = m;
   const ms = Number(fraction.padEnd(3, "0").slice(0, 3));
+  // Reject days and times that do not exist (month 13, 30 February, 25:00), as Python's strptime does.
+  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
+  if (
+    check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) ||
+    check.getUTCHours() !== Number(h) || check.getUTCMinutes() !== Number(mi) || check.getUTCSeconds() !== Number(s)
+  ) {
+    return undefined;
+  }
   if (zone === undefined) {
     const local = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms).getTime();
     return Number.isNaN(local) ? undefined : local;
