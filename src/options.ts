@@ -146,5 +146,6 @@ function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint" || value == null) return String(value);
   if (Array.isArray(value)) return "an array";
-  return typeof value === "function" ? "a function" : `a ${typeof value}`;
+  if (typeof value === "function") return "a function";
+  return typeof value === "symbol" ? "a symbol" : "an object";
 }

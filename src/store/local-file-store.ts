@@ -236,7 +236,7 @@ export class LocalFileStore {
   flushSync(): void {
     this.#clearTimer();
     if (!this.#dirty && this.#writing === undefined) return;
-    if (this.#tmpInFlight !== undefined) fs.rmSync(this.#tmpInFlight, { force: true });
+    if (this.#tmpInFlight !== undefined) removeQuietly(this.#tmpInFlight);
     const text = this.#snapshot();
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
     try {
@@ -244,7 +244,7 @@ export class LocalFileStore {
       fs.writeFileSync(tmp, text, "utf8");
       fs.renameSync(tmp, this.path);
     } catch (error) {
-      fs.rmSync(tmp, { force: true });
+      removeQuietly(tmp);
       this.#writeFailed(error);
     }
   }
@@ -270,8 +270,18 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
+/** No file there: it does not exist, or a parent in its path is not a directory (the write will say so). */
 function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === "ENOENT";
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+function removeQuietly(path: string): void {
+  try {
+    fs.rmSync(path, { force: true });
+  } catch {
+    // Nothing to clean up where nothing could be written.
+  }
 }
 
 export function describe(error: unknown): string {

@@ -53,8 +53,18 @@ function markWritten(store: LocalFileStore): void {
 
 /** Writes every store with changes, synchronously: the event loop is gone at exit. */
 export function flushAllSync(): void {
-  for (const ref of stores.values()) ref.deref()?.flushSync();
-  for (const store of unwritten) store.flushSync();
+  const all = new Set(unwritten);
+  for (const ref of stores.values()) {
+    const store = ref.deref();
+    if (store !== undefined) all.add(store);
+  }
+  for (const store of all) {
+    try {
+      store.flushSync();
+    } catch {
+      // One store's failure (already logged) must not keep the others from being written.
+    }
+  }
 }
 
 /** Writes every store with changes and waits for the writes. */
