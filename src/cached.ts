@@ -14,7 +14,7 @@ import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheUsageError } from "./errors.js";
 import { cacheInternals, type CacheInternals, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
-import { callKey } from "./keys/call-key.js";
+import { callKey, functionOfKey } from "./keys/call-key.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
 import { entryText } from "./store/cache-file.js";
 import type { StoredEntry } from "./store/local-file-store.js";
@@ -117,7 +117,7 @@ function dropEarlierRuns(internals: CacheInternals, name: string): void {
   const { store } = internals;
   store.clearedFunctions.add(name);
   for (const [key, entry] of store.entries) {
-    if (entry.fn === name && entry.origin !== "process") {
+    if (entry.origin !== "process" && functionOfKey(key) === name) {
       store.entries.delete(key);
       internals.statuses.delete(key);
     }
@@ -182,7 +182,7 @@ function remember(self: object, internals: CacheInternals, name: string, key: st
     log.once("warn", `unencodable:${store.path}:${name}`, `${className}.${name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
   }
   const entry: StoredEntry = {
-    fn: name, time, async, origin: "process", value, decoded: true, raw: undefined, text, persistent: text !== undefined,
+    time, async, origin: "process", value, decoded: true, raw: undefined, text, persistent: text !== undefined,
   };
   store.set(key, entry);
 }

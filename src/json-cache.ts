@@ -5,6 +5,7 @@
  */
 import { CACHE_IDENTITY } from "./keys/python-repr.js";
 import { CacheLog, setGlobalLogger, setGlobalLogging, type CacheLogger } from "./logger.js";
+import { functionOfKey } from "./keys/call-key.js";
 import { methodTtl } from "./method-ttls.js";
 import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
 import { captureAttributes, restoreAttributes } from "./state.js";
@@ -128,10 +129,11 @@ export class JSONCache {
     const now = Date.now();
     const functions: Record<string, number> = {};
     let totalEntries = 0;
-    for (const entry of store.entries.values()) {
-      const ttl = methodTtl(this, entry.fn) ?? options.ttlMs;
+    for (const [key, entry] of store.entries) {
+      const fn = functionOfKey(key);
+      const ttl = methodTtl(this, fn) ?? options.ttlMs;
       if (now - entry.time >= ttl) continue;
-      functions[entry.fn] = (functions[entry.fn] ?? 0) + 1;
+      functions[fn] = (functions[fn] ?? 0) + 1;
       totalEntries++;
     }
     return { totalEntries, functions };

@@ -4,7 +4,7 @@
  * options and misuse, and where (and whether) messages go.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
@@ -180,6 +180,20 @@ describe("a cache directory that cannot be written", () => {
     expect(existsSync(directory)).toBe(false);
     await expect(squares.jsonCacheSave()).resolves.toBe(true);
     expect(cachedKeys(join(directory, "created.json"))).toEqual(["square(7,){}"]);
+    expect(log.messages).toEqual([]);
+  });
+
+  it("a directory removed under a running program is created again by the next write, without a warning", async () => {
+    const directory = join(tempDir(), "cache");
+    const log = recordingLogger();
+    const { Squares } = makeSquares(directory, "removed", log);
+    const squares = new Squares();
+    squares.square(1);
+    await expect(squares.jsonCacheSave()).resolves.toBe(true);
+    rmSync(directory, { recursive: true });
+    squares.square(2);
+    await expect(squares.jsonCacheSave()).resolves.toBe(true);
+    expect(cachedKeys(join(directory, "removed.json"))).toEqual(["square(1,){}", "square(2,){}"]);
     expect(log.messages).toEqual([]);
   });
 });

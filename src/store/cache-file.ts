@@ -21,43 +21,38 @@ import { parseTimestamp, pythonLocalTimestamp } from "../time.js";
 
 export const FORMAT_VERSION = 1;
 
-export interface LoadedEntry {
-  /** The encoded value as parsed from the file, decoded on first use. */
-  raw: unknown;
-  /** Computation time, epoch milliseconds. */
-  time: number;
-  async: boolean;
-}
-
 export interface LoadedCacheFile {
-  entries: Map<string, LoadedEntry>;
   /** Persisted attributes, still encoded. */
   variables: Record<string, unknown>;
   /** Entries that were dropped because they had no value or no readable time. */
   skipped: number;
 }
 
+/** Receives each valid entry of a file: its key, encoded value, computation time (epoch ms), async flag. */
+export type EntrySink = (key: string, raw: unknown, time: number, async: boolean) => void;
+
 /** The file parsed as JSON but is not a cache file (another program's file, or a partial one). */
 export class ForeignFileError extends Error {}
 
-export function parseCacheFile(text: string): LoadedCacheFile {
+/** Parses a cache file in one pass, handing each entry to `onEntry` as it goes. */
+export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFile {
   const data = parseLenientJson(text);
   if (!isRecord(data) || !isRecord(data._json_cache_func_cache)) {
     throw new ForeignFileError("it is JSON, but not a cache file (no _json_cache_func_cache object)");
   }
-  const entries = new Map<string, LoadedEntry>();
+  const entries = data._json_cache_func_cache;
   let skipped = 0;
-  for (const [key, entry] of Object.entries(data._json_cache_func_cache)) {
+  for (const key in entries) {
+    const entry = entries[key];
     const time = isRecord(entry) && "value" in entry ? entryTime(entry) : undefined;
     if (time === undefined) {
       skipped++;
       continue;
     }
-    const record = entry as Record<string, unknown>;
-    entries.set(key, { raw: record.value, time, async: record.async === true });
+    onEntry(key, (entry as Record<string, unknown>).value, time, (entry as Record<string, unknown>).async === true);
   }
   const variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
-  return { entries, variables, skipped };
+  return { variables, skipped };
 }
 
 function entryTime(entry: Record<string, unknown>): number | undefined {

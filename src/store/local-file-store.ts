@@ -14,15 +14,13 @@ import * as fsp from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
-import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type LoadedEntry } from "./cache-file.js";
+import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile } from "./cache-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 
 /** Where an entry's value came from when this process first had it. */
 export type EntryOrigin = "l1" | "l2" | "process";
 
 export interface StoredEntry {
-  /** Name of the cached function, the part of the key before `(`. */
-  readonly fn: string;
   /** Computation time, epoch ms. */
   readonly time: number;
   readonly async: boolean;
@@ -30,7 +28,7 @@ export interface StoredEntry {
   /** The value as callers get it; valid once `decoded` is true. */
   value: unknown;
   decoded: boolean;
-  /** The encoded value as read from a file, until decoded. */
+  /** The encoded value as read from a file (kept to write the entry's line when first needed). */
   raw: unknown;
   /** The entry's line in the file; `undefined` until first needed. */
   text: string | undefined;
@@ -53,6 +51,7 @@ export class LocalFileStore {
   #queued: Promise<boolean> | undefined;
   #queuedDurable = false;
   #tmpInFlight: string | undefined;
+  #directoryReady = false;
 
   constructor(
     readonly path: string,
@@ -82,24 +81,17 @@ export class LocalFileStore {
     }
     let parsed;
     try {
-      parsed = parseCacheFile(text);
+      parsed = parseCacheFile(text, (key, raw, time, async) => {
+        this.entries.set(key, { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true });
+      });
     } catch (error) {
+      this.entries.clear();
       return this.#setAside(source, error);
     }
-    this.#adopt(parsed.entries, parsed.variables);
+    for (const [name, raw] of Object.entries(parsed.variables)) this.variables.set(name, JSON.stringify(raw));
     if (parsed.skipped > 0) {
       this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
     }
-  }
-
-  #adopt(entries: Map<string, LoadedEntry>, variables: Record<string, unknown>): void {
-    for (const [key, loaded] of entries) {
-      this.entries.set(key, {
-        fn: functionOfKey(key), time: loaded.time, async: loaded.async, origin: "l1",
-        value: undefined, decoded: false, raw: loaded.raw, text: undefined, persistent: true,
-      });
-    }
-    for (const [name, raw] of Object.entries(variables)) this.variables.set(name, JSON.stringify(raw));
   }
 
   #unreadable(error: unknown, path = this.path): void {
@@ -124,8 +116,6 @@ export class LocalFileStore {
     if (!entry.decoded) {
       entry.value = decodeValue(entry.raw);
       entry.decoded = true;
-      if (entry.text === undefined) entry.text = entryText(entry.raw, entry.time, entry.async);
-      entry.raw = undefined;
     }
     return entry.value;
   }
@@ -138,8 +128,8 @@ export class LocalFileStore {
   /** Removes entries (all, or one function's) and persists the removal. Returns the removed keys. */
   remove(fn?: string): string[] {
     const removed: string[] = [];
-    for (const [key, entry] of this.entries) {
-      if (fn === undefined || entry.fn === fn) removed.push(key);
+    for (const key of this.entries.keys()) {
+      if (fn === undefined || functionOfKey(key) === fn) removed.push(key);
     }
     for (const key of removed) this.entries.delete(key);
     if (removed.length > 0) this.markDirty();
@@ -203,8 +193,7 @@ export class LocalFileStore {
     const tmp = `${this.path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
     this.#tmpInFlight = tmp;
     try {
-      await fsp.mkdir(dirname(this.path), { recursive: true });
-      const handle = await fsp.open(tmp, "w");
+      const handle = await this.#openTemporary(tmp);
       try {
         await handle.writeFile(text, "utf8");
         if (durable) await handle.sync();
@@ -222,6 +211,20 @@ export class LocalFileStore {
     } finally {
       this.#tmpInFlight = undefined;
     }
+  }
+
+  /** Opens the temporary file, creating the directory first time, and again if it was removed since. */
+  async #openTemporary(tmp: string): Promise<fsp.FileHandle> {
+    if (this.#directoryReady) {
+      try {
+        return await fsp.open(tmp, "w");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+    }
+    await fsp.mkdir(dirname(this.path), { recursive: true });
+    this.#directoryReady = true;
+    return fsp.open(tmp, "w");
   }
 
   #writeFailed(error: unknown): void {
