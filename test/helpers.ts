@@ -56,11 +56,10 @@ export interface RunResult {
 }
 
 /**
- * Compiles a TypeScript program (decorators in the given dialect) and runs it with node in `cwd`.
- * `import ... from "cacherator"` resolves to the built package.
+ * Compiles a TypeScript program with decorators in the given dialect to a temporary `.mjs` file, with
+ * `import ... from "cacherator"` resolved to the built package. Returns the file's path.
  */
-export function runProgram(source: string, options: { cwd: string; dialect?: Dialect; env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult> {
-  const dialect = options.dialect ?? "standard";
+export function compileProgram(source: string, dialect: Dialect = "standard"): string {
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: {
       target: ts.ScriptTarget.ES2022,
@@ -69,9 +68,14 @@ export function runProgram(source: string, options: { cwd: string; dialect?: Dia
       useDefineForClassFields: dialect !== "legacy",
     },
   });
-  const file = join(mkdtempSync(join(tmpdir(), "cacherator-program-")), "program.mjs");
-  made.push(join(file, ".."));
+  const file = join(tempDir("cacherator-program-"), "program.mjs");
   writeFileSync(file, outputText.replaceAll(/from\s+["']cacherator["']/g, `from ${JSON.stringify(DIST)}`));
+  return file;
+}
+
+/** Compiles a TypeScript program (see `compileProgram`) and runs it with node in `cwd`. */
+export function runProgram(source: string, options: { cwd: string; dialect?: Dialect; env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult> {
+  const file = compileProgram(source, options.dialect);
   return new Promise((resolve) => {
     execFile(
       process.execPath,

@@ -6,8 +6,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   Cached,
@@ -20,7 +18,7 @@ import {
   type JSONCacheOptions,
 } from "../src/index.js";
 import { CacheLog } from "../src/logger.js";
-import { recordingLogger, runProgram, tempDir, type RecordedLogger } from "./helpers.js";
+import { compileProgram, recordingLogger, runProgram, tempDir, type RecordedLogger } from "./helpers.js";
 
 interface CacheFileShape {
   _json_cache_func_cache: Record<string, { value: unknown; date: string }>;
@@ -199,8 +197,6 @@ describe("a cache directory that cannot be written", () => {
 });
 
 describe("a process killed in the middle of writing", () => {
-  const ROOT = fileURLToPath(new URL("..", import.meta.url));
-  const DIST = pathToFileURL(join(ROOT, "dist/index.js")).href;
   const STORM = `
     import { JSONCache, Cached } from "cacherator";
     class Storm extends JSONCache {
@@ -217,16 +213,6 @@ describe("a process killed in the middle of writing", () => {
     console.log("started");
   `;
 
-  /** Compiles the storm program once; it runs against the built package, as runProgram's do. */
-  function compileStorm(): string {
-    const { outputText } = ts.transpileModule(STORM, {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, useDefineForClassFields: true },
-    });
-    const file = join(tempDir("cacherator-storm-"), "storm.mjs");
-    writeFileSync(file, outputText.replaceAll(/from\s+["']cacherator["']/g, `from ${JSON.stringify(DIST)}`));
-    return file;
-  }
-
   /** Starts the storm in `cwd` and SIGKILLs it `afterMs` after it started. */
   function stormAndKill(program: string, cwd: string, afterMs: number): Promise<NodeJS.Signals | null> {
     return new Promise((done, fail) => {
@@ -240,7 +226,7 @@ describe("a process killed in the middle of writing", () => {
   }
 
   it("after SIGKILL at random moments the file is always complete JSON that a new process opens without a warning", async () => {
-    const program = compileStorm();
+    const program = compileProgram(STORM);
     const trials = Array.from({ length: 15 }, (_, i) => ({ cwd: tempDir(), afterMs: 10 + Math.floor(Math.random() * 300) + i }));
     const outcomes: { entries: number }[] = [];
     for (let start = 0; start < trials.length; start += 5) {
