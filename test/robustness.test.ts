@@ -4,7 +4,7 @@
  * options and misuse, and where (and whether) messages go.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -699,5 +699,26 @@ describe("logging", () => {
     expect(unwritable.square(3)).toBe(9);
     await expect(unwritable.jsonCacheSave()).resolves.toBe(false);
     expect(calls).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("a cache path that is not a file", () => {
+  it("a directory standing where the cache file belongs is kept aside with its content, and the cache works", async () => {
+    const directory = tempDir();
+    const blocker = join(directory, "blocked.json");
+    mkdirSync(blocker);
+    writeFileSync(join(blocker, "keep.txt"), "precious");
+    const log = recordingLogger();
+    const { Squares, calls } = makeSquares(directory, "blocked", log);
+    const squares = new Squares();
+    expect(squares.square(3)).toBe(9);
+    expect(calls.count).toBe(1);
+    await expect(squares.jsonCacheSave()).resolves.toBe(true);
+    expect(cachedKeys(blocker)).toEqual(["square(3,){}"]);
+    const aside = readdirSync(directory).filter((name) => name.startsWith("blocked.json.unreadable-"));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(directory, aside[0] as string, "keep.txt"), "utf8")).toBe("precious");
+    expect(warnings(log)).toHaveLength(1);
+    expect(warnings(log)[0]).toContain("cannot be read");
   });
 });

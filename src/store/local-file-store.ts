@@ -52,6 +52,8 @@ export class LocalFileStore {
   #queuedDurable = false;
   #tmpInFlight: string | undefined;
   #directoryReady = false;
+  /** Set when our file could be neither read nor moved aside: writing would destroy it. */
+  #frozen = false;
 
   constructor(
     readonly path: string,
@@ -69,7 +71,7 @@ export class LocalFileStore {
     try {
       text = fs.readFileSync(source, "utf8");
     } catch (error) {
-      if (!isNotFound(error)) return this.#unreadable(error);
+      if (!isNotFound(error)) return this.#setAside(source, error);
       if (legacyPath === undefined || legacyPath === this.path) return;
       try {
         source = legacyPath;
@@ -94,21 +96,30 @@ export class LocalFileStore {
     }
   }
 
-  #unreadable(error: unknown, path = this.path): void {
+  #unreadable(error: unknown, path: string): void {
     this.log.once("warn", `unreadable:${path}`, `cannot read cache file ${path} (${describe(error)}); starting with an empty cache. Results are still returned.`);
   }
 
-  /** Keeps a file we cannot use under a new name, so nothing in it is lost, and starts empty. */
+  /**
+   * Keeps a file we cannot use under a new name, so nothing in it is lost, and starts empty. If our own
+   * file can be neither used nor moved, this store never writes, so it is never overwritten.
+   */
   #setAside(source: string, error: unknown): void {
     const aside = `${source}.unreadable-${Date.now()}`;
-    let where = `kept as ${basename(aside)}`;
+    let where = `is kept as ${basename(aside)}; starting with an empty cache`;
     try {
       fs.renameSync(source, aside);
     } catch (renameError) {
-      where = `could not be moved aside (${describe(renameError)})`;
+      if (source === this.path) this.#frozen = true;
+      where =
+        `could not be moved aside (${describe(renameError)}), so it is left untouched` +
+        (this.#frozen ? " and this cache is not written; results are still returned" : "");
     }
-    const why = error instanceof ForeignFileError ? error.message : `it is not valid JSON (${describe(error)})`;
-    this.log.once("warn", `aside:${source}`, `cache file ${source} cannot be used: ${why}. The file ${where}; starting with an empty cache.`);
+    const why =
+      error instanceof ForeignFileError ? error.message
+      : error instanceof SyntaxError ? `it is not valid JSON (${error.message})`
+      : `it cannot be read (${describe(error)})`;
+    this.log.once("warn", `aside:${source}`, `cache file ${source} cannot be used: ${why}. The file ${where}.`);
   }
 
   /** The value of an entry, decoded on first use. Throws if the stored form cannot be decoded. */
@@ -138,6 +149,7 @@ export class LocalFileStore {
 
   markDirty(): void {
     this.#dirty = true;
+    if (this.#frozen) return;
     if (this.#timer === undefined && this.#writing === undefined) {
       this.#timer = setTimeout(() => void this.flush(), this.writeDelay);
       this.#timer.unref();
@@ -151,6 +163,7 @@ export class LocalFileStore {
    */
   flush(durable = false): Promise<boolean> {
     this.#clearTimer();
+    if (this.#frozen) return Promise.resolve(false);
     if (this.#writing === undefined) return this.#startWrite(durable);
     this.#queuedDurable ||= durable;
     this.#queued ??= this.#writing.then(() => {
@@ -238,7 +251,7 @@ export class LocalFileStore {
    */
   flushSync(): void {
     this.#clearTimer();
-    if (!this.#dirty && this.#writing === undefined) return;
+    if (this.#frozen || (!this.#dirty && this.#writing === undefined)) return;
     if (this.#tmpInFlight !== undefined) removeQuietly(this.#tmpInFlight);
     const text = this.#snapshot();
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
