@@ -95,21 +95,38 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
     const key = callKey(name, args);
     const { store } = internals;
     if (config.clearCache && !store.clearedFunctions.has(name)) dropEarlierRuns(internals, name);
-    const entry = store.entries.get(key);
-    // Hit path: synchronous, no allocation beyond the key.
-    if (entry !== undefined && Date.now() - entry.time < (config.ttlMs ?? internals.options.ttlMs)) {
-      let value: unknown;
-      try {
-        value = store.valueOf(entry);
-      } catch {
-        return miss(this, internals, method, name, key, args);
+    const ttlMs = config.ttlMs ?? internals.options.ttlMs;
+    // Hit path: synchronous, no I/O, no allocation beyond the key.
+    let entry = store.entries.get(key);
+    if (entry !== undefined && Date.now() - entry.time < ttlMs) {
+      const answer = serve(internals, entry, key, asyncMethod);
+      if (answer !== UNDECODABLE) return answer;
+    }
+    // Another process sharing the file may have computed it: one stat tells whether to look.
+    if (store.refresh()) {
+      entry = store.entries.get(key);
+      if (entry !== undefined && Date.now() - entry.time < ttlMs) {
+        const answer = serve(internals, entry, key, asyncMethod);
+        if (answer !== UNDECODABLE) return answer;
       }
-      internals.statuses.set(key, "l1");
-      internals.last = "l1";
-      return entry.async || asyncMethod ? Promise.resolve(value) : value;
     }
     return miss(this, internals, method, name, key, args);
   };
+}
+
+const UNDECODABLE = Symbol("undecodable");
+
+/** Answers from a live entry, status `"l1"`; an entry whose stored form cannot be decoded is a miss. */
+function serve(internals: CacheInternals, entry: StoredEntry, key: string, asyncMethod: boolean): unknown {
+  let value: unknown;
+  try {
+    value = internals.store.valueOf(entry);
+  } catch {
+    return UNDECODABLE;
+  }
+  internals.statuses.set(key, "l1");
+  internals.last = "l1";
+  return entry.async || asyncMethod ? Promise.resolve(value) : value;
 }
 
 /** `clearCache: true`: this method's results from earlier runs are dropped once per store. */

@@ -8,6 +8,9 @@
  *   the old file or the new one, never a truncated one.
  * - A file that cannot be read as a cache file is moved aside (never overwritten) and the store starts
  *   empty.
+ * - Several processes may share one file. A write takes a lock file, merges what others wrote since
+ *   this process last read the file (their new entries, their removals), then writes; a miss first
+ *   checks whether the file changed and, if so, merges it before running the method.
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -16,6 +19,7 @@ import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
 import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile } from "./cache-file.js";
 import { functionOfKey } from "../keys/call-key.js";
+import { withFileLock, withFileLockSync } from "./file-lock.js";
 
 /** Where an entry's value came from when this process first had it. */
 export type EntryOrigin = "l1" | "l2" | "process";
@@ -54,6 +58,14 @@ export class LocalFileStore {
   #directoryReady = false;
   /** Set when our file could be neither read nor moved aside: writing would destroy it. */
   #frozen = false;
+  /** Identity of the file (inode, size, mtime) as this process last read or wrote it. */
+  #known = "";
+  /** Keys set since the file was last read or written: ours, not yet on disk. */
+  #unsynced = new Set<string>();
+  /** Keys removed since then: not to be taken back from the file. */
+  #removed = new Set<string>();
+  /** Whether `variables` changed (jsonCacheSave) since then. */
+  #variablesUnsynced = false;
 
   constructor(
     readonly path: string,
@@ -64,8 +76,14 @@ export class LocalFileStore {
     private readonly onClean: (store: LocalFileStore) => void,
   ) {}
 
+  /** Starts empty, leaving the file as it is until the next write replaces it (`clearCache`). */
+  ignoreFile(): void {
+    this.#known = fileIdentity(this.path);
+  }
+
   /** Loads `path`, or `legacyPath` (a file the Python library wrote) when `path` does not exist. */
   load(legacyPath?: string): void {
+    this.#known = fileIdentity(this.path);
     let source = this.path;
     let text: string;
     try {
@@ -84,7 +102,7 @@ export class LocalFileStore {
     let parsed;
     try {
       parsed = parseCacheFile(text, (key, raw, time, async) => {
-        this.entries.set(key, { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true });
+        this.entries.set(key, loadedEntry(raw, time, async));
       });
     } catch (error) {
       this.entries.clear();
@@ -133,7 +151,56 @@ export class LocalFileStore {
 
   set(key: string, entry: StoredEntry): void {
     this.entries.set(key, entry);
-    if (entry.persistent) this.markDirty();
+    this.#removed.delete(key);
+    if (!entry.persistent) return;
+    this.#unsynced.add(key);
+    this.markDirty();
+  }
+
+  /** The attributes to write from now on (from `jsonCacheSave()`). */
+  setVariables(variables: Map<string, string>): void {
+    this.variables = variables;
+    this.#variablesUnsynced = true;
+  }
+
+  /**
+   * Merges the file into memory if another process changed it since this one last read or wrote it.
+   * Returns whether it had changed. Costs one `stat` when it had not.
+   */
+  refresh(): boolean {
+    if (this.#frozen) return false;
+    const identity = fileIdentity(this.path);
+    if (identity === this.#known) return false;
+    let text: string;
+    try {
+      text = fs.readFileSync(this.path, "utf8");
+    } catch {
+      this.#known = identity;
+      return false; // removed or unreadable: what is in memory is written back at the next write
+    }
+    const onDisk = new Set<string>();
+    let parsed;
+    try {
+      parsed = parseCacheFile(text, (key, raw, time, async) => {
+        onDisk.add(key);
+        if (this.#removed.has(key)) return;
+        const mine = this.entries.get(key);
+        if (mine === undefined || mine.time < time) this.entries.set(key, loadedEntry(raw, time, async));
+      });
+    } catch (error) {
+      this.#setAside(this.path, error);
+      this.#known = fileIdentity(this.path);
+      return false;
+    }
+    // Entries this process had seen on disk that are gone now were removed by another process.
+    for (const [key, entry] of this.entries) {
+      if (entry.persistent && !onDisk.has(key) && !this.#unsynced.has(key)) this.entries.delete(key);
+    }
+    if (!this.#variablesUnsynced) {
+      this.variables = new Map(Object.entries(parsed.variables).map(([name, raw]) => [name, JSON.stringify(raw)]));
+    }
+    this.#known = identity;
+    return true;
   }
 
   /** Removes entries (all, or one function's) and persists the removal. Returns the removed keys. */
@@ -142,7 +209,11 @@ export class LocalFileStore {
     for (const key of this.entries.keys()) {
       if (fn === undefined || functionOfKey(key) === fn) removed.push(key);
     }
-    for (const key of removed) this.entries.delete(key);
+    for (const key of removed) {
+      this.entries.delete(key);
+      this.#unsynced.delete(key);
+      this.#removed.add(key);
+    }
     if (removed.length > 0) this.markDirty();
     return removed;
   }
@@ -176,8 +247,7 @@ export class LocalFileStore {
   }
 
   #startWrite(durable: boolean): Promise<boolean> {
-    const text = this.#snapshot();
-    const write = this.#writeAtomically(text, durable).then((written) => {
+    const write = this.#writeShared(durable).then((written) => {
       this.#writing = undefined;
       // Changes made during the write get a write of their own; after a failure, the next change retries.
       if (!this.#dirty) this.onClean(this);
@@ -186,6 +256,42 @@ export class LocalFileStore {
     });
     this.#writing = write;
     return write;
+  }
+
+  /** Under the lock: merge what other processes wrote, then write everything atomically. */
+  async #writeShared(durable: boolean): Promise<boolean> {
+    let taken: Unsynced | undefined;
+    try {
+      await this.#ensureDirectory();
+      return await withFileLock(`${this.path}.lock`, async () => {
+        this.refresh();
+        taken = this.#takeUnsynced();
+        await this.#writeAtomically(this.#snapshot(), durable);
+        this.#known = fileIdentity(this.path);
+        return true;
+      });
+    } catch (error) {
+      this.#dirty = true;
+      if (taken !== undefined) this.#giveBackUnsynced(taken);
+      this.#directoryReady = false; // it may have been removed under us: create it again next time
+      this.#writeFailed(error);
+      return false;
+    }
+  }
+
+  /** What is about to be written stops counting as unsynced; given back if the write fails. */
+  #takeUnsynced(): Unsynced {
+    const taken = { keys: this.#unsynced, removed: this.#removed, variables: this.#variablesUnsynced };
+    this.#unsynced = new Set();
+    this.#removed = new Set();
+    this.#variablesUnsynced = false;
+    return taken;
+  }
+
+  #giveBackUnsynced(taken: Unsynced): void {
+    for (const key of taken.keys) if (this.entries.has(key)) this.#unsynced.add(key);
+    for (const key of taken.removed) if (!this.entries.has(key)) this.#removed.add(key);
+    this.#variablesUnsynced ||= taken.variables;
   }
 
   /** The file text for the current state; clears the dirty flag. */
@@ -202,11 +308,11 @@ export class LocalFileStore {
     }
   }
 
-  async #writeAtomically(text: string, durable: boolean): Promise<boolean> {
+  async #writeAtomically(text: string, durable: boolean): Promise<void> {
     const tmp = `${this.path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
     this.#tmpInFlight = tmp;
     try {
-      const handle = await this.#openTemporary(tmp);
+      const handle = await fsp.open(tmp, "w");
       try {
         await handle.writeFile(text, "utf8");
         if (durable) await handle.sync();
@@ -215,29 +321,18 @@ export class LocalFileStore {
       }
       await fsp.rename(tmp, this.path);
       if (durable) await syncDirectory(dirname(this.path));
-      return true;
     } catch (error) {
-      this.#dirty = true;
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      this.#writeFailed(error);
-      return false;
+      throw error;
     } finally {
       this.#tmpInFlight = undefined;
     }
   }
 
-  /** Opens the temporary file, creating the directory first time, and again if it was removed since. */
-  async #openTemporary(tmp: string): Promise<fsp.FileHandle> {
-    if (this.#directoryReady) {
-      try {
-        return await fsp.open(tmp, "w");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      }
-    }
+  async #ensureDirectory(): Promise<void> {
+    if (this.#directoryReady && fs.existsSync(dirname(this.path))) return;
     await fsp.mkdir(dirname(this.path), { recursive: true });
     this.#directoryReady = true;
-    return fsp.open(tmp, "w");
   }
 
   #writeFailed(error: unknown): void {
@@ -253,12 +348,15 @@ export class LocalFileStore {
     this.#clearTimer();
     if (this.#frozen || (!this.#dirty && this.#writing === undefined)) return;
     if (this.#tmpInFlight !== undefined) removeQuietly(this.#tmpInFlight);
-    const text = this.#snapshot();
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
     try {
       fs.mkdirSync(dirname(this.path), { recursive: true });
-      fs.writeFileSync(tmp, text, "utf8");
-      fs.renameSync(tmp, this.path);
+      withFileLockSync(`${this.path}.lock`, () => {
+        this.refresh();
+        this.#takeUnsynced();
+        fs.writeFileSync(tmp, this.#snapshot(), "utf8");
+        fs.renameSync(tmp, this.path);
+      });
     } catch (error) {
       removeQuietly(tmp);
       this.#writeFailed(error);
@@ -272,6 +370,26 @@ export class LocalFileStore {
   #clearTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+  }
+}
+
+interface Unsynced {
+  keys: Set<string>;
+  removed: Set<string>;
+  variables: boolean;
+}
+
+function loadedEntry(raw: unknown, time: number, async: boolean): StoredEntry {
+  return { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true };
+}
+
+/** What identifies one version of a file: a rename gives a new inode, a rewrite a new size or mtime. */
+function fileIdentity(path: string): string {
+  try {
+    const stat = fs.statSync(path, { bigint: true });
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+  } catch {
+    return "none";
   }
 }
 

@@ -31,7 +31,8 @@ export function openStore(options: OpenOptions): LocalFileStore {
   let store = stores.get(path)?.deref();
   if (store === undefined) {
     store = new LocalFileStore(path, options.dataId, options.log, options.writeDelay, markUnwritten, markWritten);
-    if (!options.clear) store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
+    if (options.clear) store.ignoreFile();
+    else store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
     stores.set(path, new WeakRef(store));
     forget.register(store, path);
     installExitHook();
