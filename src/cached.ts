@@ -87,6 +87,9 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
   // An `async` method must return a Promise on a hit too, also for entries that do not say they came
   // from an async method (files written by the Python library).
   const asyncMethod = Object.prototype.toString.call(method) === "[object AsyncFunction]";
+  // The store and TTL whose pairing was last recorded; held weakly, so no cache is kept alive.
+  let notedStore: WeakRef<object> | undefined;
+  let notedTtl = Number.NaN;
   return function cached(this: unknown, ...args: unknown[]): unknown {
     const internals = cacheInternals(this);
     if (internals === undefined) {
@@ -96,6 +99,12 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
     const { store } = internals;
     if (config.clearCache && !store.clearedFunctions.has(name)) dropEarlierRuns(internals, name);
     const ttlMs = config.ttlMs ?? internals.options.ttlMs;
+    if (notedTtl !== ttlMs || notedStore?.deref() !== store) {
+      // Each instance's TTL for this method, so compaction only drops what is expired for all of them.
+      notedStore = new WeakRef(store);
+      notedTtl = ttlMs;
+      store.noteTtl(name, ttlMs);
+    }
     // Hit path: synchronous, no I/O, no allocation beyond the key.
     let entry = store.entries.get(key);
     if (entry !== undefined && Date.now() - entry.time < ttlMs) {
@@ -126,6 +135,7 @@ function serve(internals: CacheInternals, entry: StoredEntry, key: string, async
   }
   internals.statuses.set(key, "l1");
   internals.last = "l1";
+  if (internals.store.maxEntries !== undefined) internals.store.touch(key, entry);
   return entry.async || asyncMethod ? Promise.resolve(value) : value;
 }
 

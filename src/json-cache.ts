@@ -62,6 +62,7 @@ export class JSONCache {
       log,
       writeDelay: resolved.writeDelay,
       clear: resolved.clearCache,
+      maxEntries: resolved.maxEntries,
     });
     const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
     this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored };

@@ -33,6 +33,12 @@ export interface JSONCacheOptions {
    */
   writeDelay?: number;
   /**
+   * At most this many cached results are kept for this dataId; past it, the least recently used are
+   * evicted (in memory and in the file). Instances sharing a dataId use the smallest bound any of them
+   * sets. Default: no bound.
+   */
+  maxEntries?: number;
+  /**
    * DynamoDB table of the shared L2 tier. Accepted and validated; the L2 tier itself is not in this
    * release, so caching stays local (a warning says so once).
    */
@@ -60,12 +66,13 @@ export interface ResolvedOptions {
   logger: CacheLogger | undefined;
   exclude: ReadonlySet<string>;
   writeDelay: number;
+  maxEntries: number | undefined;
   dynamodbTable: string | undefined;
   saveOnDel: boolean;
 }
 
 const CACHE_OPTION_NAMES = [
-  "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "dynamodbTable", "saveOnDel",
+  "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "dynamodbTable", "saveOnDel",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
 const CACHED_OPTION_NAMES = ["ttl", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
 
@@ -85,6 +92,9 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
   if (o.writeDelay !== undefined && !(typeof o.writeDelay === "number" && Number.isFinite(o.writeDelay) && o.writeDelay >= 0)) {
     fail(where, "writeDelay", o.writeDelay, "a number of milliseconds, 0 or more");
   }
+  if (o.maxEntries !== undefined && !(Number.isSafeInteger(o.maxEntries) && o.maxEntries > 0)) {
+    fail(where, "maxEntries", o.maxEntries, "a whole number of entries, 1 or more");
+  }
   if (o.logger !== undefined && !isCacheLogger(o.logger)) fail(where, "logger", o.logger, "an object with debug, info, warn and error methods");
   if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && TABLE_NAME.test(o.dynamodbTable))) {
     fail(where, "dynamodbTable", o.dynamodbTable, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'");
@@ -101,6 +111,7 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
     logger: o.logger,
     exclude: new Set(o.exclude ?? []),
     writeDelay: o.writeDelay ?? 100,
+    maxEntries: o.maxEntries,
     dynamodbTable: o.dynamodbTable,
     saveOnDel: o.saveOnDel ?? false,
   };

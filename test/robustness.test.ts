@@ -28,6 +28,33 @@ function readCache(file: string): CacheFileShape {
   return JSON.parse(readFileSync(file, "utf8")) as CacheFileShape;
 }
 
+/**
+ * The entries a cache holds on disk: the file, plus its journal (complete lines only) when it has one.
+ */
+function valuesOnDisk(file: string): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(readCache(file)._json_cache_func_cache)) values[key] = entry.value;
+  const journal = `${file}.journal`;
+  if (!existsSync(journal)) return values;
+  const text = readFileSync(journal, "utf8");
+  for (const line of text.slice(0, text.lastIndexOf("\n") + 1).split("\n")) {
+    if (line === "") continue;
+    let op: { k?: string; e?: { value: unknown }; del?: string[] };
+    try {
+      op = JSON.parse(line) as typeof op;
+    } catch {
+      continue; // a line cut short by the kill
+    }
+    if (op.k !== undefined && op.e !== undefined) values[op.k] = op.e.value;
+    for (const key of op.del ?? []) delete values[key];
+  }
+  return values;
+}
+
+function keysOnDisk(file: string): string[] {
+  return Object.keys(valuesOnDisk(file));
+}
+
 function cachedKeys(file: string): string[] {
   return Object.keys(readCache(file)._json_cache_func_cache).sort();
 }
@@ -242,7 +269,12 @@ describe("a process killed in the middle of writing", () => {
         }
         const text = readFileSync(file, "utf8");
         expect(text.endsWith("}\n"), `trial ${JSON.stringify(trial)}: the file ends mid-way`).toBe(true);
-        const keys = Object.keys((JSON.parse(text) as CacheFileShape)._json_cache_func_cache);
+        const keys = keysOnDisk(file);
+        // No torn entry: every stored value is the one its key computes.
+        for (const [key, value] of Object.entries(valuesOnDisk(file))) {
+          const n = Number(/item\((\d+),\)/.exec(key)?.[1]);
+          expect(value, key).toMatchObject({ n, text: "x".repeat(300) });
+        }
         const log = recordingLogger();
         class Storm extends JSONCache {
           constructor() {

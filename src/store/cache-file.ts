@@ -55,7 +55,7 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
   return { variables, skipped };
 }
 
-function entryTime(entry: Record<string, unknown>): number | undefined {
+export function entryTime(entry: Record<string, unknown>): number | undefined {
   if (typeof entry.epoch_ms === "number" && Number.isFinite(entry.epoch_ms)) return entry.epoch_ms;
   return typeof entry.date === "string" ? parseTimestamp(entry.date) : undefined;
 }

@@ -3,21 +3,24 @@
  *
  * - Reads happen once, at open, synchronously (constructors are synchronous).
  * - A change marks the store dirty and schedules one write `writeDelay` ms later, so a burst of misses
- *   becomes one write. `flush()` writes now; with `durable` it also fsyncs the file and directory.
- * - Every write goes to a temporary file that is renamed over the cache file, so a crash leaves either
- *   the old file or the new one, never a truncated one.
+ *   becomes one write. `flush()` writes now; with `durable` it also fsyncs.
+ * - A small cache is rewritten whole at each write: a temporary file renamed over the cache file, so a
+ *   crash leaves the old file or the new one, never a truncated one. A large cache (a file of 64 KiB or
+ *   more) appends what changed to a journal beside it (journal.ts) instead, so a write costs the same
+ *   at a thousand entries and at a million; the journal is folded into the file (compaction, which also
+ *   prunes expired entries) when it outgrows the file, and at normal exit.
  * - A file that cannot be read as a cache file is moved aside (never overwritten) and the store starts
  *   empty.
- * - Several processes may share one file. A write takes a lock file, merges what others wrote since
- *   this process last read the file (their new entries, their removals), then writes; a miss first
- *   checks whether the file changed and, if so, merges it before running the method.
+ * - Several processes may share one file. Every write takes a lock file; before writing, and on a miss,
+ *   a process merges what others wrote since it last looked (their new entries, their removals).
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
-import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile } from "./cache-file.js";
+import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type LoadedCacheFile } from "./cache-file.js";
+import { deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { withFileLock, withFileLockSync } from "./file-lock.js";
 
@@ -58,8 +61,17 @@ export class LocalFileStore {
   #directoryReady = false;
   /** Set when our file could be neither read nor moved aside: writing would destroy it. */
   #frozen = false;
+  /** At most this many entries; the least recently used are evicted. */
+  maxEntries: number | undefined;
+  readonly journalPath: string;
+  /** TTL of each function called in this process, so compaction can prune its expired entries. */
+  readonly #ttls = new Map<string, number>();
   /** Identity of the file (inode, size, mtime) as this process last read or wrote it. */
   #known = "";
+  /** Bytes of the journal already applied to memory. */
+  #journalOffset = 0;
+  /** Size of the cache file as last read or written; decides between rewriting and appending. */
+  #fileBytes = 0;
   /** Keys set since the file was last read or written: ours, not yet on disk. */
   #unsynced = new Set<string>();
   /** Keys removed since then: not to be taken back from the file. */
@@ -74,11 +86,14 @@ export class LocalFileStore {
     private readonly writeDelay: number,
     private readonly onDirty: (store: LocalFileStore) => void,
     private readonly onClean: (store: LocalFileStore) => void,
-  ) {}
+  ) {
+    this.journalPath = `${path}.journal`;
+  }
 
   /** Starts empty, leaving the file as it is until the next write replaces it (`clearCache`). */
   ignoreFile(): void {
     this.#known = fileIdentity(this.path);
+    this.#journalOffset = fileSize(this.journalPath);
   }
 
   /** Loads `path`, or `legacyPath` (a file the Python library wrote) when `path` does not exist. */
@@ -99,7 +114,7 @@ export class LocalFileStore {
         return;
       }
     }
-    let parsed;
+    let parsed: LoadedCacheFile;
     try {
       parsed = parseCacheFile(text, (key, raw, time, async) => {
         this.entries.set(key, loadedEntry(raw, time, async));
@@ -108,7 +123,11 @@ export class LocalFileStore {
       this.entries.clear();
       return this.#setAside(source, error);
     }
-    for (const [name, raw] of Object.entries(parsed.variables)) this.variables.set(name, JSON.stringify(raw));
+    this.variables = variablesOf(parsed.variables);
+    if (source === this.path) {
+      this.#fileBytes = Buffer.byteLength(text);
+      this.#applyJournal();
+    }
     if (parsed.skipped > 0) {
       this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
     }
@@ -150,11 +169,40 @@ export class LocalFileStore {
   }
 
   set(key: string, entry: StoredEntry): void {
+    this.entries.delete(key); // re-inserted last: the most recently used
     this.entries.set(key, entry);
     this.#removed.delete(key);
+    if (this.maxEntries !== undefined && this.entries.size > this.maxEntries) this.#evict();
     if (!entry.persistent) return;
     this.#unsynced.add(key);
     this.markDirty();
+  }
+
+  /** Marks an entry as just used, for the `maxEntries` bound. */
+  touch(key: string, entry: StoredEntry): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
+  #evict(): void {
+    const excess = this.entries.size - (this.maxEntries as number);
+    let evicted = 0;
+    for (const key of this.entries.keys()) {
+      if (evicted++ >= excess) break;
+      this.entries.delete(key);
+      this.#unsynced.delete(key);
+      this.#removed.add(key);
+    }
+    this.markDirty();
+  }
+
+  /**
+   * Records a function's TTL, so compaction can drop its expired entries. Instances sharing the store
+   * may use different TTLs for one function: the longest one decides what has expired.
+   */
+  noteTtl(fn: string, ttlMs: number): void {
+    const known = this.#ttls.get(fn);
+    if (known === undefined || known < ttlMs) this.#ttls.set(fn, ttlMs);
   }
 
   /** The attributes to write from now on (from `jsonCacheSave()`). */
@@ -164,13 +212,13 @@ export class LocalFileStore {
   }
 
   /**
-   * Merges the file into memory if another process changed it since this one last read or wrote it.
-   * Returns whether it had changed. Costs one `stat` when it had not.
+   * Merges what other processes wrote since this one last looked: the whole file if it was replaced,
+   * else the journal lines added since. Returns whether anything was new. Costs two `stat`s otherwise.
    */
   refresh(): boolean {
     if (this.#frozen) return false;
     const identity = fileIdentity(this.path);
-    if (identity === this.#known) return false;
+    if (identity === this.#known) return this.#applyJournal();
     let text: string;
     try {
       text = fs.readFileSync(this.path, "utf8");
@@ -179,28 +227,83 @@ export class LocalFileStore {
       return false; // removed or unreadable: what is in memory is written back at the next write
     }
     const onDisk = new Set<string>();
-    let parsed;
+    let parsed: LoadedCacheFile;
     try {
       parsed = parseCacheFile(text, (key, raw, time, async) => {
         onDisk.add(key);
-        if (this.#removed.has(key)) return;
-        const mine = this.entries.get(key);
-        if (mine === undefined || mine.time < time) this.entries.set(key, loadedEntry(raw, time, async));
+        this.#adopt(key, raw, time, async);
       });
     } catch (error) {
       this.#setAside(this.path, error);
       this.#known = fileIdentity(this.path);
       return false;
     }
+    this.#known = identity;
+    this.#fileBytes = Buffer.byteLength(text);
+    if (!this.#variablesUnsynced) this.variables = variablesOf(parsed.variables);
+    this.#journalOffset = 0;
+    this.#applyJournal(onDisk);
     // Entries this process had seen on disk that are gone now were removed by another process.
     for (const [key, entry] of this.entries) {
       if (entry.persistent && !onDisk.has(key) && !this.#unsynced.has(key)) this.entries.delete(key);
     }
-    if (!this.#variablesUnsynced) {
-      this.variables = new Map(Object.entries(parsed.variables).map(([name, raw]) => [name, JSON.stringify(raw)]));
-    }
-    this.#known = identity;
     return true;
+  }
+
+  /** Takes an entry from disk unless this process removed it or holds a newer one. */
+  #adopt(key: string, raw: unknown, time: number, async: boolean): void {
+    if (this.#removed.has(key)) return;
+    const mine = this.entries.get(key);
+    if (mine !== undefined && mine.time >= time) return;
+    this.entries.delete(key);
+    this.entries.set(key, loadedEntry(raw, time, async));
+  }
+
+  /**
+   * Applies the journal's complete lines from `#journalOffset` on. `onDisk`, when given, tracks which
+   * keys the file and journal hold. Returns whether there was anything to apply.
+   */
+  #applyJournal(onDisk?: Set<string>): boolean {
+    const size = fileSize(this.journalPath);
+    if (size <= this.#journalOffset) {
+      if (size < this.#journalOffset) this.#journalOffset = 0; // folded away by a compaction
+      return false;
+    }
+    let chunk: Buffer;
+    try {
+      const fd = fs.openSync(this.journalPath, "r");
+      try {
+        chunk = Buffer.alloc(size - this.#journalOffset);
+        const read = fs.readSync(fd, chunk, 0, chunk.length, this.#journalOffset);
+        chunk = chunk.subarray(0, read);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return false;
+    }
+    const complete = chunk.lastIndexOf(0x0a) + 1; // a line still being written is read next time
+    if (complete === 0) return false;
+    for (const line of chunk.subarray(0, complete).toString("utf8").split("\n")) {
+      if (line.length > 0) this.#applyOp(parseJournalLine(line), onDisk);
+    }
+    this.#journalOffset += complete;
+    return true;
+  }
+
+  #applyOp(op: JournalOp | undefined, onDisk?: Set<string>): void {
+    if (op === undefined) return;
+    if (op.kind === "set") {
+      onDisk?.add(op.key);
+      this.#adopt(op.key, op.raw, op.time, op.async);
+    } else if (op.kind === "del") {
+      for (const key of op.keys) {
+        onDisk?.delete(key);
+        if (!this.#unsynced.has(key)) this.entries.delete(key);
+      }
+    } else if (!this.#variablesUnsynced) {
+      this.variables = variablesOf(op.variables);
+    }
   }
 
   /** Removes entries (all, or one function's) and persists the removal. Returns the removed keys. */
@@ -258,7 +361,7 @@ export class LocalFileStore {
     return write;
   }
 
-  /** Under the lock: merge what other processes wrote, then write everything atomically. */
+  /** Under the lock: merge what other processes wrote, then append to the journal or rewrite the file. */
   async #writeShared(durable: boolean): Promise<boolean> {
     let taken: Unsynced | undefined;
     try {
@@ -266,8 +369,12 @@ export class LocalFileStore {
       return await withFileLock(`${this.path}.lock`, async () => {
         this.refresh();
         taken = this.#takeUnsynced();
-        await this.#writeAtomically(this.#snapshot(), durable);
-        this.#known = fileIdentity(this.path);
+        const lines = this.#journalLines(taken);
+        if (this.#fileBytes >= JOURNAL_FROM_BYTES && this.#journalOffset + Buffer.byteLength(lines) <= this.#fileBytes) {
+          await this.#append(lines, durable);
+        } else {
+          await this.#compact(durable);
+        }
         return true;
       });
     } catch (error) {
@@ -277,6 +384,52 @@ export class LocalFileStore {
       this.#writeFailed(error);
       return false;
     }
+  }
+
+  /** The journal lines for what changed: entries set, entries removed, attributes saved. */
+  #journalLines(taken: Unsynced): string {
+    let lines = "";
+    for (const key of taken.keys) {
+      const entry = this.entries.get(key);
+      if (entry === undefined || !entry.persistent) continue;
+      entry.text ??= entryText(entry.raw, entry.time, entry.async);
+      lines += setLine(key, entry.text);
+    }
+    if (taken.removed.size > 0) lines += deleteLine(taken.removed);
+    if (taken.variables) lines += variablesLine(this.variables);
+    this.#dirty = false;
+    return lines;
+  }
+
+  async #append(lines: string, durable: boolean): Promise<void> {
+    if (lines.length === 0) return;
+    const handle = await fsp.open(this.journalPath, "a");
+    try {
+      await handle.writeFile(lines, "utf8");
+      if (durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    this.#journalOffset = fileSize(this.journalPath);
+  }
+
+  /** Folds everything into a new cache file, dropping expired entries, and removes the journal. */
+  async #compact(durable: boolean): Promise<void> {
+    const text = this.#snapshot();
+    await this.#writeAtomically(text, durable);
+    await fsp.rm(this.journalPath, { force: true });
+    this.#afterCompaction(text);
+  }
+
+  #afterCompaction(text: string): void {
+    this.#known = fileIdentity(this.path);
+    this.#fileBytes = Buffer.byteLength(text);
+    this.#journalOffset = 0;
+  }
+
+  /** Whether the journal holds anything not yet folded into the file. */
+  get #hasJournal(): boolean {
+    return fileSize(this.journalPath) > 0;
   }
 
   /** What is about to be written stops counting as unsynced; given back if the write fails. */
@@ -294,10 +447,21 @@ export class LocalFileStore {
     this.#variablesUnsynced ||= taken.variables;
   }
 
-  /** The file text for the current state; clears the dirty flag. */
+  /** The file text for the current state, without expired entries; clears the dirty flag. */
   #snapshot(): string {
     this.#dirty = false;
+    this.#pruneExpired();
     return serializeCacheFile(this.dataId, this.#entryLines(), this.variables, Date.now());
+  }
+
+  /** Drops entries whose function's TTL (as called in this process) has passed. */
+  #pruneExpired(): void {
+    if (this.#ttls.size === 0) return;
+    const now = Date.now();
+    for (const [key, entry] of this.entries) {
+      const ttl = this.#ttls.get(functionOfKey(key));
+      if (ttl !== undefined && now - entry.time >= ttl && this.inflight.get(key) === undefined) this.entries.delete(key);
+    }
   }
 
   *#entryLines(): Generator<[string, string]> {
@@ -346,16 +510,20 @@ export class LocalFileStore {
    */
   flushSync(): void {
     this.#clearTimer();
-    if (this.#frozen || (!this.#dirty && this.#writing === undefined)) return;
+    if (this.#frozen || (!this.#dirty && this.#writing === undefined && !this.#hasJournal)) return;
     if (this.#tmpInFlight !== undefined) removeQuietly(this.#tmpInFlight);
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
     try {
       fs.mkdirSync(dirname(this.path), { recursive: true });
       withFileLockSync(`${this.path}.lock`, () => {
+        // At exit the journal is folded in, so the file is complete for other readers.
         this.refresh();
         this.#takeUnsynced();
-        fs.writeFileSync(tmp, this.#snapshot(), "utf8");
+        const text = this.#snapshot();
+        fs.writeFileSync(tmp, text, "utf8");
         fs.renameSync(tmp, this.path);
+        fs.rmSync(this.journalPath, { force: true });
+        this.#afterCompaction(text);
       });
     } catch (error) {
       removeQuietly(tmp);
@@ -373,6 +541,9 @@ export class LocalFileStore {
   }
 }
 
+/** From this cache file size on, writes append to the journal instead of rewriting the file. */
+const JOURNAL_FROM_BYTES = 64 * 1024;
+
 interface Unsynced {
   keys: Set<string>;
   removed: Set<string>;
@@ -381,6 +552,19 @@ interface Unsynced {
 
 function loadedEntry(raw: unknown, time: number, async: boolean): StoredEntry {
   return { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true };
+}
+
+/** Attributes as read from a file or journal line, kept as the JSON text of each encoded value. */
+function variablesOf(variables: Record<string, unknown>): Map<string, string> {
+  return new Map(Object.entries(variables).map(([name, raw]) => [name, JSON.stringify(raw)]));
+}
+
+function fileSize(path: string): number {
+  try {
+    return fs.statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** What identifies one version of a file: a rename gives a new inode, a rewrite a new size or mtime. */

@@ -23,6 +23,8 @@ export interface OpenOptions {
   writeDelay: number;
   /** Start empty, ignoring (and later overwriting) what the file holds. */
   clear: boolean;
+  /** Bound on entries; the store keeps the smallest any opener asks for. */
+  maxEntries: number | undefined;
 }
 
 /** The store of `dataId` in `directory`, shared with any other live instance that uses the same file. */
@@ -40,6 +42,7 @@ export function openStore(options: OpenOptions): LocalFileStore {
     store.remove();
     store.variables.clear();
   }
+  if (options.maxEntries !== undefined) store.maxEntries = Math.min(store.maxEntries ?? Infinity, options.maxEntries);
   if (options.clear) store.markDirty();
   return store;
 }
