@@ -4,7 +4,7 @@
  * a resolved save promised through kill -9 and a full disk. Real files, real child processes.
  */
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";
@@ -280,5 +280,63 @@ describe("several processes on a large cache", () => {
     const file = join(cwd, "data/cache/shared-big.json");
     expect(existsSync(`${file}.journal`)).toBe(false);
     expect(fileKeys(file)).toHaveLength(11_000);
+  });
+});
+
+describe("a cache file deleted under a running process", () => {
+  it("is written again, whole, by the next write; nothing held in memory or in the journal is lost", async () => {
+    const directory = tempDir();
+    const file = prefill(directory, "deleted", 1_000);
+    const { cache, calls } = squares(directory, "deleted");
+    cache.square(5_000);
+    await JSONCache.flushAll(); // appended to the journal
+    expect(journalLines(file)).toHaveLength(1);
+    rmSync(file);
+    cache.square(5_001);
+    expect(await cache.jsonCacheSave()).toBe(true);
+    expect(existsSync(`${file}.journal`)).toBe(false);
+    const keys = fileKeys(file);
+    expect(keys).toHaveLength(1_002);
+    expect(keys).toContain("square(5000,){}");
+    expect(calls.count).toBe(2);
+  });
+});
+
+describe("every encodable value round-trips through the file", () => {
+  it("a generated value written by one store is read back equal, with its types, by a fresh store", async () => {
+    const { LocalFileStore } = await import("../src/store/local-file-store.js");
+    const { encodeValue } = await import("../src/codec.js");
+    const fc = (await import("fast-check")).default;
+    const directory = tempDir();
+    const log = new CacheLog(false);
+    const scalar = fc.oneof(
+      fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(),
+      fc.date({ noInvalidDate: false }), fc.uint8Array({ maxLength: 8 }).map((bytes) => Buffer.from(bytes)),
+    );
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: "small" }, scalar, tie("array"), tie("object"), tie("map"), tie("set")),
+      array: fc.array(tie("node"), { maxLength: 4 }),
+      object: fc.dictionary(fc.string(), tie("node"), { maxKeys: 4, noNullPrototype: true }),
+      map: fc.array(fc.tuple(scalar, tie("node")), { maxLength: 3 }).map((pairs) => new Map(pairs)),
+      set: fc.array(scalar, { maxLength: 3 }).map((items) => new Set(items)),
+    })).node;
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(value, async (original) => {
+        const path = join(directory, `round-trip-${run++}.json`);
+        const noop = () => undefined;
+        const writer = new LocalFileStore(path, "round-trip", log, 0, noop, noop);
+        writer.set("value(){}", {
+          time: Date.now(), async: false, origin: "process", value: original, decoded: true, raw: encodeValue(original), text: undefined, persistent: true,
+        });
+        expect(await writer.flush()).toBe(true);
+        const reader = new LocalFileStore(path, "round-trip", log, 0, noop, noop);
+        reader.load();
+        const entry = reader.entries.get("value(){}");
+        expect(entry).toBeDefined();
+        expect(reader.valueOf(entry as NonNullable<typeof entry>)).toStrictEqual(original);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

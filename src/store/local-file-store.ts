@@ -105,6 +105,11 @@ export class LocalFileStore {
       text = fs.readFileSync(source, "utf8");
     } catch (error) {
       if (!isNotFound(error)) return this.#setAside(source, error);
+      if (fileSize(this.journalPath) > 0) {
+        // The file is gone but its journal is not: keep what the journal holds.
+        this.#applyJournal();
+        return;
+      }
       if (legacyPath === undefined || legacyPath === this.path) return;
       try {
         source = legacyPath;
@@ -223,8 +228,10 @@ export class LocalFileStore {
     try {
       text = fs.readFileSync(this.path, "utf8");
     } catch {
+      // Removed under us (or unreadable): the next write puts back a whole file from memory.
       this.#known = identity;
-      return false; // removed or unreadable: what is in memory is written back at the next write
+      this.#fileBytes = 0;
+      return this.#applyJournal();
     }
     const onDisk = new Set<string>();
     let parsed: LoadedCacheFile;
