@@ -48,6 +48,25 @@ export function withFileLockSync<T>(lockPath: string, work: () => T, maxWaitMs =
   }
 }
 
+/**
+ * One attempt, without waiting: runs `work` under the lock if it is free (or stale) and returns true,
+ * else returns false at once. For work that can be skipped while another process holds the lock.
+ */
+export function tryWithFileLockSync(lockPath: string, work: () => void): boolean {
+  const token = newToken();
+  if (!tryCreate(lockPath, token)) {
+    if (!isStale(lockPath, false)) return false;
+    removeLock(lockPath);
+    if (!tryCreate(lockPath, token)) return false;
+  }
+  try {
+    work();
+  } finally {
+    release(lockPath, token);
+  }
+  return true;
+}
+
 function newToken(): string {
   return `${process.pid} ${randomBytes(6).toString("hex")}`;
 }

@@ -22,7 +22,7 @@ import type { CacheLog } from "../logger.js";
 import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type LoadedCacheFile } from "./cache-file.js";
 import { deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
 import { functionOfKey } from "../keys/call-key.js";
-import { withFileLock, withFileLockSync } from "./file-lock.js";
+import { tryWithFileLockSync, withFileLock, withFileLockSync } from "./file-lock.js";
 
 /** Where an entry's value came from when this process first had it. */
 export type EntryOrigin = "l1" | "l2" | "process";
@@ -64,6 +64,7 @@ export class LocalFileStore {
   /** At most this many entries; the least recently used are evicted. */
   maxEntries: number | undefined;
   readonly journalPath: string;
+  readonly #lockPath: string;
   /** TTL of each function called in this process, so compaction can prune its expired entries. */
   readonly #ttls = new Map<string, number>();
   /** Identity of the file (inode, size, mtime) as this process last read or wrote it. */
@@ -82,12 +83,14 @@ export class LocalFileStore {
   constructor(
     readonly path: string,
     readonly dataId: string,
-    private readonly log: CacheLog,
+    readonly log: CacheLog,
     private readonly writeDelay: number,
     private readonly onDirty: (store: LocalFileStore) => void,
     private readonly onClean: (store: LocalFileStore) => void,
+    private readonly onJournal: (store: LocalFileStore) => void = () => undefined,
   ) {
     this.journalPath = `${path}.journal`;
+    this.#lockPath = `${path}.lock`;
   }
 
   /** Starts empty, leaving the file as it is until the next write replaces it (`clearCache`). */
@@ -222,6 +225,23 @@ export class LocalFileStore {
    */
   refresh(): boolean {
     if (this.#frozen) return false;
+    if (fileIdentity(this.path) === this.#known) return this.#applyJournal();
+    // The file was replaced: reread it only under the lock, since another process may be half-way
+    // through a compaction (new file in place, old journal not yet removed). If the lock is busy, the
+    // next miss or write catches up.
+    let changed = false;
+    try {
+      const locked = tryWithFileLockSync(this.#lockPath, () => {
+        changed = this.#refreshLocked();
+      });
+      return locked && changed;
+    } catch {
+      return false; // no lock possible (the directory is gone…): the next write reports and repairs it
+    }
+  }
+
+  /** `refresh()` for a caller that holds the lock. */
+  #refreshLocked(): boolean {
     const identity = fileIdentity(this.path);
     if (identity === this.#known) return this.#applyJournal();
     let text: string;
@@ -373,8 +393,8 @@ export class LocalFileStore {
     let taken: Unsynced | undefined;
     try {
       await this.#ensureDirectory();
-      return await withFileLock(`${this.path}.lock`, async () => {
-        this.refresh();
+      return await withFileLock(this.#lockPath, async () => {
+        this.#refreshLocked();
         taken = this.#takeUnsynced();
         const lines = this.#journalLines(taken);
         if (this.#fileBytes >= JOURNAL_FROM_BYTES && this.#journalOffset + Buffer.byteLength(lines) <= this.#fileBytes) {
@@ -424,6 +444,7 @@ export class LocalFileStore {
     }
     // Under the lock, and after refresh() applied every earlier line, the journal ends with ours.
     this.#journalOffset += Buffer.byteLength(lines);
+    this.onJournal(this);
   }
 
   /** Folds everything into a new cache file, dropping expired entries, and removes the journal. */
@@ -528,9 +549,9 @@ export class LocalFileStore {
     const tmp = `${this.path}.${process.pid}.exit.tmp`;
     try {
       fs.mkdirSync(dirname(this.path), { recursive: true });
-      withFileLockSync(`${this.path}.lock`, () => {
+      withFileLockSync(this.#lockPath, () => {
         // At exit the journal is folded in, so the file is complete for other readers.
-        this.refresh();
+        this.#refreshLocked();
         this.#takeUnsynced();
         const text = this.#snapshot();
         fs.writeFileSync(tmp, text, "utf8");
@@ -584,7 +605,8 @@ function fileSize(path: string): number {
 function fileIdentity(path: string): string {
   try {
     const stat = fs.statSync(path, { bigint: true });
-    return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+    // Inode numbers are reused and mtimes are coarse: the birth time tells two files apart too.
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.birthtimeNs}`;
   } catch {
     return "none";
   }

@@ -11,6 +11,8 @@ import { join } from "node:path";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
 const unwritten = new Set<LocalFileStore>();
+/** Files this process appended a journal to: folded in at exit, even if their store was collected. */
+const journaled = new Map<string, { dataId: string; log: CacheLog }>();
 const forget = new FinalizationRegistry<string>((path) => {
   if (stores.get(path)?.deref() === undefined) stores.delete(path);
 });
@@ -32,7 +34,7 @@ export function openStore(options: OpenOptions): LocalFileStore {
   const path = resolve(cacheFilePath(options.directory, options.dataId));
   let store = stores.get(path)?.deref();
   if (store === undefined) {
-    store = new LocalFileStore(path, options.dataId, options.log, options.writeDelay, markUnwritten, markWritten);
+    store = new LocalFileStore(path, options.dataId, options.log, options.writeDelay, markUnwritten, markWritten, markJournaled);
     if (options.clear) store.ignoreFile();
     else store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
     stores.set(path, new WeakRef(store));
@@ -55,12 +57,23 @@ function markWritten(store: LocalFileStore): void {
   unwritten.delete(store);
 }
 
+function markJournaled(store: LocalFileStore): void {
+  if (!journaled.has(store.path)) journaled.set(store.path, { dataId: store.dataId, log: store.log });
+}
+
 /** Writes every store with changes, synchronously: the event loop is gone at exit. */
 export function flushAllSync(): void {
   const all = new Set(unwritten);
   for (const ref of stores.values()) {
     const store = ref.deref();
     if (store !== undefined) all.add(store);
+  }
+  for (const [path, { dataId, log }] of journaled) {
+    if (stores.get(path)?.deref() !== undefined) continue;
+    // The store was collected after its last write: fold its journal in from disk.
+    const store = new LocalFileStore(path, dataId, log, 0, ignore, ignore);
+    store.load();
+    all.add(store);
   }
   for (const store of all) {
     try {
@@ -70,6 +83,8 @@ export function flushAllSync(): void {
     }
   }
 }
+
+function ignore(): void {}
 
 /** Writes every store with changes and waits for the writes. */
 export async function flushAll(): Promise<void> {
