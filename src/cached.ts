@@ -12,11 +12,10 @@
  */
 import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheUsageError } from "./errors.js";
-import { cacheInternals, type CacheInternals, type JSONCache } from "./json-cache.js";
+import { cacheInternals, type CacheInternals, type CacheStatus, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
 import { callKey, functionOfKey } from "./keys/call-key.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
-import { entryText } from "./store/cache-file.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 
 type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Return;
@@ -108,25 +107,28 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
     // Hit path: synchronous, no I/O, no allocation beyond the key.
     let entry = store.entries.get(key);
     if (entry !== undefined && Date.now() - entry.time < ttlMs) {
-      const answer = serve(internals, entry, key, asyncMethod);
+      const answer = serve(internals, entry, key, asyncMethod, ttlMs);
       if (answer !== UNDECODABLE) return answer;
     }
     // Another process sharing the file may have computed it: one stat tells whether to look.
     if (store.refresh()) {
       entry = store.entries.get(key);
       if (entry !== undefined && Date.now() - entry.time < ttlMs) {
-        const answer = serve(internals, entry, key, asyncMethod);
+        const answer = serve(internals, entry, key, asyncMethod, ttlMs);
         if (answer !== UNDECODABLE) return answer;
       }
     }
-    return miss(this, internals, method, name, key, args);
+    const call: Call = { self: this, internals, method, name, key, args, ttlMs };
+    // An async method can wait for DynamoDB; a sync one cannot (it runs, then writes behind).
+    if (asyncMethod && store.l2 !== undefined) return missThroughL2(call);
+    return miss(call);
   };
 }
 
 const UNDECODABLE = Symbol("undecodable");
 
 /** Answers from a live entry, status `"l1"`; an entry whose stored form cannot be decoded is a miss. */
-function serve(internals: CacheInternals, entry: StoredEntry, key: string, asyncMethod: boolean): unknown {
+function serve(internals: CacheInternals, entry: StoredEntry, key: string, asyncMethod: boolean, ttlMs: number): unknown {
   let value: unknown;
   try {
     value = internals.store.valueOf(entry);
@@ -135,7 +137,9 @@ function serve(internals: CacheInternals, entry: StoredEntry, key: string, async
   }
   internals.statuses.set(key, "l1");
   internals.last = "l1";
-  if (internals.store.maxEntries !== undefined) internals.store.touch(key, entry);
+  const { store } = internals;
+  if (store.maxEntries !== undefined) store.touch(key, entry);
+  if (store.l2 !== undefined) store.l2.backfill(key, entry, ttlMs);
   return entry.async || asyncMethod ? Promise.resolve(value) : value;
 }
 
@@ -152,66 +156,111 @@ function dropEarlierRuns(internals: CacheInternals, name: string): void {
   store.markDirty();
 }
 
-function miss(
-  self: unknown,
-  internals: CacheInternals,
-  method: Method<unknown, unknown[], unknown>,
-  name: string,
-  key: string,
-  args: unknown[],
-): unknown {
-  const { store } = internals;
-  const running = store.inflight.get(key);
-  if (running !== undefined) {
-    // The same call is under way (possibly from another instance of this dataId): share its result.
-    return running.then((value) => {
-      record(internals, key, "miss");
-      return value;
-    });
-  }
-  const result = method.apply(self, args);
-  if (!isThenable(result)) {
-    remember(self as object, internals, name, key, result, false);
-    record(internals, key, "miss");
-    return result;
-  }
-  const promise: Promise<unknown> = Promise.resolve(result).then(
-    (value) => {
-      if (store.inflight.get(key) === promise) store.inflight.delete(key);
-      remember(self as object, internals, name, key, value, true);
-      record(internals, key, "miss");
-      return value;
-    },
-    (error: unknown) => {
-      if (store.inflight.get(key) === promise) store.inflight.delete(key);
-      throw error;
-    },
-  );
-  store.inflight.set(key, promise);
-  return promise;
+interface Call {
+  self: unknown;
+  internals: CacheInternals;
+  method: Method<unknown, unknown[], unknown>;
+  name: string;
+  key: string;
+  args: unknown[];
+  ttlMs: number;
 }
 
-function record(internals: CacheInternals, key: string, status: "miss"): void {
+/** Answers of async misses under way, shared by concurrent identical calls. */
+interface Answer {
+  value: unknown;
+  status: CacheStatus;
+}
+
+/** Joins a computation of the same key under way (possibly by another instance of this dataId). */
+function join(call: Call): Promise<unknown> | undefined {
+  const running = call.internals.store.inflight.get(call.key) as Promise<Answer> | undefined;
+  return running?.then((answer) => {
+    record(call.internals, call.key, answer.status);
+    return answer.value;
+  });
+}
+
+/** Registers an async computation so concurrent identical calls share it; answers the caller. */
+function share(call: Call, answer: Promise<Answer>): Promise<unknown> {
+  const { inflight } = call.internals.store;
+  const done = () => {
+    if (inflight.get(call.key) === answer) inflight.delete(call.key);
+  };
+  answer.then(done, done);
+  inflight.set(call.key, answer);
+  return answer.then((result) => {
+    record(call.internals, call.key, result.status);
+    return result.value;
+  });
+}
+
+function miss(call: Call): unknown {
+  const joined = join(call);
+  if (joined !== undefined) return joined;
+  const result = call.method.apply(call.self, call.args);
+  if (!isThenable(result)) {
+    remember(call, result, false);
+    record(call.internals, call.key, "miss");
+    return result;
+  }
+  return share(
+    call,
+    Promise.resolve(result).then((value) => {
+      remember(call, value, true);
+      return { value, status: "miss" as const };
+    }),
+  );
+}
+
+/** An async miss with an L2 tier: DynamoDB first (bounded by its timeout), then the method. */
+function missThroughL2(call: Call): Promise<unknown> {
+  const joined = join(call);
+  if (joined !== undefined) return joined;
+  const { store } = call.internals;
+  const l2 = store.l2 as NonNullable<typeof store.l2>;
+  return share(
+    call,
+    l2.lookup(call.key, call.ttlMs).then(async (entry): Promise<Answer> => {
+      if (entry !== undefined) {
+        try {
+          return { value: store.valueOf(entry), status: "l2" };
+        } catch {
+          // An entry that cannot be decoded is a miss.
+        }
+      }
+      const value = await call.method.apply(call.self, call.args);
+      remember(call, value, true);
+      return { value, status: "miss" };
+    }),
+  );
+}
+
+function record(internals: CacheInternals, key: string, status: CacheStatus): void {
   internals.statuses.set(key, status);
   internals.last = status;
 }
 
-/** Stores a computed result; a value that cannot be encoded stays in memory for this process only. */
-function remember(self: object, internals: CacheInternals, name: string, key: string, value: unknown, async: boolean): void {
-  const { store, log } = internals;
+/**
+ * Stores a computed result in L1 (written later, coalesced) and sends it to L2 if there is one; a value
+ * that cannot be encoded stays in memory for this process only.
+ */
+function remember(call: Call, value: unknown, async: boolean): void {
+  const { store, log } = call.internals;
   const time = Date.now();
-  let text: string | undefined;
+  let raw: unknown;
+  let persistent = true;
   try {
-    text = entryText(encodeValue(value), time, async);
+    raw = encodeValue(value);
   } catch (error) {
     if (!(error instanceof UnencodableValueError)) throw error;
-    const className = self.constructor.name;
-    log.once("warn", `unencodable:${store.path}:${name}`, `${className}.${name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
+    persistent = false;
+    const className = (call.self as object).constructor.name;
+    log.once("warn", `unencodable:${store.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
   }
-  const entry: StoredEntry = {
-    time, async, origin: "process", value, decoded: true, raw: undefined, text, persistent: text !== undefined,
-  };
-  store.set(key, entry);
+  const entry: StoredEntry = { time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent };
+  store.set(call.key, entry);
+  if (persistent && store.l2 !== undefined) store.l2.write(call.key, JSON.stringify(raw), time, async, call.ttlMs);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

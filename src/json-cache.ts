@@ -8,7 +8,10 @@ import { CacheLog, setGlobalLogger, setGlobalLogging, type CacheLogger } from ".
 import { functionOfKey } from "./keys/call-key.js";
 import { methodTtl } from "./method-ttls.js";
 import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
-import { captureAttributes, restoreAttributes } from "./state.js";
+import { applyAttributes, attributesJson, captureAttributes, restoreAttributes } from "./state.js";
+import { createDynamoDBTier } from "./store/dynamodb-tier.js";
+import { L2Sync } from "./store/l2-sync.js";
+import { saveToL2AtExit } from "./store/registry.js";
 import type { LocalFileStore } from "./store/local-file-store.js";
 import { flushAll, openStore } from "./store/registry.js";
 
@@ -66,9 +69,7 @@ export class JSONCache {
     });
     const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
     this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored };
-    if (resolved.dynamodbTable !== undefined) {
-      log.once("warn", "dynamodb-unavailable", `dynamodbTable "${resolved.dynamodbTable}" is set, but this release has no DynamoDB tier yet; caching stays local.`);
-    }
+    if (resolved.dynamodbTable !== undefined) connectL2(store, resolved, log);
   }
 
   /** The dataId naming this object's cache. */
@@ -104,8 +105,35 @@ export class JSONCache {
   jsonCacheSave(): Promise<boolean> {
     const { store, options, log, checkRestored } = this.#internals;
     checkRestored();
-    store.variables = captureAttributes(this, options.exclude, log);
-    return store.flush(true);
+    const variables = captureAttributes(this, options.exclude, log);
+    store.setVariables(variables);
+    const local = store.flush(true);
+    if (store.l2 === undefined) return local;
+    // With DynamoDB: resolved once both tiers hold the data.
+    const remote = Promise.all([store.l2.saveState(attributesJson(variables)), store.l2.settle()]);
+    return Promise.all([local, remote]).then(([written, [state, entries]]) => written && state && entries);
+  }
+
+  /**
+   * With a DynamoDB table: copies into the local cache every unexpired result DynamoDB holds for this
+   * dataId, and — when the local file had no attributes — the attributes last saved to DynamoDB. This
+   * is how sync methods (which cannot wait for the network) and a new machine's object state get
+   * what other machines computed. Resolves to what was loaded; `undefined` if DynamoDB was unavailable.
+   */
+  async jsonCachePreload(): Promise<{ entries: number; attributes: boolean } | undefined> {
+    const { store, options, log } = this.#internals;
+    if (store.l2 === undefined) return { entries: 0, attributes: false };
+    const entries = await store.l2.preload();
+    if (entries === undefined) return undefined;
+    let attributes = false;
+    if (store.variables.size === 0) {
+      const json = await store.l2.loadState();
+      if (json !== undefined) {
+        store.setVariables(applyAttributes(this, json, options.exclude, log));
+        attributes = store.variables.size > 0;
+      }
+    }
+    return { entries, attributes };
   }
 
   /**
@@ -121,11 +149,26 @@ export class JSONCache {
     } else {
       for (const key of store.remove(functionName)) statuses.delete(key);
     }
-    return store.flush();
+    const local = store.flush();
+    if (store.l2 === undefined) return local;
+    return Promise.all([local, store.l2.remove(functionName)]).then(([a, b]) => a && b);
   }
 
-  /** Counts the live (unexpired) cached results, in all and per method. */
-  jsonCacheStats(): CacheStats {
+  /**
+   * Counts the live (unexpired) cached results, in all and per method. With `{ l2: true }` it also
+   * asks DynamoDB (a Query of this dataId's items) and resolves with its counts under `l2`
+   * (`undefined` when there is no table or DynamoDB is unavailable).
+   */
+  jsonCacheStats(): CacheStats;
+  jsonCacheStats(options: { l2: true }): Promise<CacheStats & { l2: CacheStats | undefined }>;
+  jsonCacheStats(options?: { l2: true }): CacheStats | Promise<CacheStats & { l2: CacheStats | undefined }> {
+    const local = this.#localStats();
+    if (options?.l2 !== true) return local;
+    const l2 = this.#internals.store.l2;
+    return (l2 === undefined ? Promise.resolve(undefined) : l2.count()).then((remote) => ({ ...local, l2: remote }));
+  }
+
+  #localStats(): CacheStats {
     const { store, options } = this.#internals;
     const now = Date.now();
     const functions: Record<string, number> = {};
@@ -164,6 +207,23 @@ export class JSONCache {
   static flushAll(): Promise<void> {
     return flushAll();
   }
+}
+
+/** Links the store of this dataId to its DynamoDB table (once per store). */
+function connectL2(store: LocalFileStore, options: ResolvedOptions, log: CacheLog): void {
+  store.l2 ??= new L2Sync(
+    createDynamoDBTier({
+      table: options.dynamodbTable as string,
+      log,
+      endpoint: options.dynamodbEndpoint,
+      region: options.dynamodbRegion,
+      client: options.dynamodbClient,
+      timeoutMs: options.dynamodbTimeout,
+    }),
+    options.dataId,
+    store,
+  );
+  if (options.saveOnDel) saveToL2AtExit(store);
 }
 
 /** The internals of a JSONCache instance, or `undefined` for anything else. */

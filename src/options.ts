@@ -39,12 +39,21 @@ export interface JSONCacheOptions {
    */
   maxEntries?: number;
   /**
-   * DynamoDB table of the shared L2 tier. Accepted and validated; the L2 tier itself is not in this
-   * release, so caching stays local (a warning says so once).
+   * DynamoDB table of the shared L2 tier: results (and saved attributes) are shared with every machine
+   * using the same table and dataId. Created when missing (pay per request, TTL on `ttl`). Needs
+   * `@aws-sdk/client-dynamodb` and `@aws-sdk/lib-dynamodb` installed. Default: none (local only).
    */
   dynamodbTable?: string;
-  /** With an L2 table: also write pending L2 changes at normal process exit. Default `false`. */
+  /** With an L2 table: at normal process exit, also send L2 every result it may lack and the attributes last saved. Default `false`. */
   saveOnDel?: boolean;
+  /** DynamoDB endpoint (e.g. `http://127.0.0.1:8000` for DynamoDB Local). Default: `AWS_ENDPOINT_URL_DYNAMODB`, then the SDK's own. */
+  dynamodbEndpoint?: string;
+  /** AWS region of the table. Default: the SDK's chain (`AWS_REGION`, profile…). */
+  dynamodbRegion?: string;
+  /** A ready `DynamoDBClient` to use (its own timeouts and retries apply). */
+  dynamodbClient?: unknown;
+  /** How long one DynamoDB request may take before the call goes on without L2, in ms. Default `1000`. */
+  dynamodbTimeout?: number;
 }
 
 export interface CachedOptions {
@@ -69,10 +78,15 @@ export interface ResolvedOptions {
   maxEntries: number | undefined;
   dynamodbTable: string | undefined;
   saveOnDel: boolean;
+  dynamodbEndpoint: string | undefined;
+  dynamodbRegion: string | undefined;
+  dynamodbClient: unknown;
+  dynamodbTimeout: number | undefined;
 }
 
 const CACHE_OPTION_NAMES = [
   "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "dynamodbTable", "saveOnDel",
+  "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
 const CACHED_OPTION_NAMES = ["ttl", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
 
@@ -99,6 +113,15 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
   if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && TABLE_NAME.test(o.dynamodbTable))) {
     fail(where, "dynamodbTable", o.dynamodbTable, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'");
   }
+  for (const text of ["dynamodbEndpoint", "dynamodbRegion"] as const) {
+    if (o[text] !== undefined && (typeof o[text] !== "string" || o[text] === "")) fail(where, text, o[text], "a non-empty string");
+  }
+  if (o.dynamodbTimeout !== undefined && !(typeof o.dynamodbTimeout === "number" && Number.isFinite(o.dynamodbTimeout) && o.dynamodbTimeout > 0)) {
+    fail(where, "dynamodbTimeout", o.dynamodbTimeout, "a number of milliseconds above 0");
+  }
+  if (o.dynamodbClient !== undefined && (typeof o.dynamodbClient !== "object" || o.dynamodbClient === null || typeof (o.dynamodbClient as { send?: unknown }).send !== "function")) {
+    fail(where, "dynamodbClient", o.dynamodbClient, "a DynamoDBClient from @aws-sdk/client-dynamodb");
+  }
   for (const flag of ["clearCache", "logging", "saveOnDel"] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== "boolean") fail(where, flag, o[flag], "true or false");
   }
@@ -114,6 +137,10 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
     maxEntries: o.maxEntries,
     dynamodbTable: o.dynamodbTable,
     saveOnDel: o.saveOnDel ?? false,
+    dynamodbEndpoint: o.dynamodbEndpoint,
+    dynamodbRegion: o.dynamodbRegion,
+    dynamodbClient: o.dynamodbClient,
+    dynamodbTimeout: o.dynamodbTimeout,
   };
 }
 

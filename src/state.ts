@@ -116,3 +116,34 @@ export function restoreAttributes(
   if (!checked) queueMicrotask(check);
   return check;
 }
+
+/** The attributes as one JSON object text, as the cache file and DynamoDB hold them. */
+export function attributesJson(variables: ReadonlyMap<string, string>): string {
+  return `{${[...variables].map(([name, text]) => `${JSON.stringify(name)}: ${text}`).join(", ")}}`;
+}
+
+/**
+ * Sets persisted attributes on an instance after construction (state loaded from DynamoDB). Returns
+ * the attributes as stored, for the local file.
+ */
+export function applyAttributes(target: object, json: string, exclude: ReadonlySet<string>, log: CacheLog): Map<string, string> {
+  const stored = new Map<string, string>();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    log.once("warn", `l2-state:${target.constructor.name}`, `the attributes stored in DynamoDB for ${target.constructor.name} cannot be read; they are not applied.`);
+    return stored;
+  }
+  const proto = Object.getPrototypeOf(target) as object;
+  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!isRestorable(name, exclude) || name in proto) continue;
+    try {
+      (target as Record<string, unknown>)[name] = decodeValue(raw);
+      stored.set(name, JSON.stringify(raw));
+    } catch {
+      // A value this version cannot decode stays out.
+    }
+  }
+  return stored;
+}

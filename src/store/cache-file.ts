@@ -62,9 +62,13 @@ export function entryTime(entry: Record<string, unknown>): number | undefined {
 
 /** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
 export function entryText(encodedValue: unknown, time: number, async: boolean): string {
-  const value = JSON.stringify(encodedValue);
+  return entryTextOfJson(JSON.stringify(encodedValue), time, async);
+}
+
+/** The same, from the JSON text of the encoded value. */
+export function entryTextOfJson(valueJson: string, time: number, async: boolean): string {
   const date = pythonLocalTimestamp(time);
-  return `{"value": ${value}, "date": "${date}", "epoch_ms": ${time}${async ? ', "async": true' : ""}}`;
+  return `{"value": ${valueJson}, "date": "${date}", "epoch_ms": ${time}${async ? ', "async": true' : ""}}`;
 }
 
 /** The whole file from already-serialised entry lines and attributes. */

@@ -23,6 +23,7 @@ import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type L
 import { deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { tryWithFileLockSync, withFileLock, withFileLockSync } from "./file-lock.js";
+import type { L2Sync } from "./l2-sync.js";
 
 /** Where an entry's value came from when this process first had it. */
 export type EntryOrigin = "l1" | "l2" | "process";
@@ -35,7 +36,7 @@ export interface StoredEntry {
   /** The value as callers get it; valid once `decoded` is true. */
   value: unknown;
   decoded: boolean;
-  /** The encoded value as read from a file (kept to write the entry's line when first needed). */
+  /** The encoded value (codec output): as read from a file, or as computed; the entry's line and L2 item are made from it. */
   raw: unknown;
   /** The entry's line in the file; `undefined` until first needed. */
   text: string | undefined;
@@ -47,7 +48,7 @@ export class LocalFileStore {
   readonly entries = new Map<string, StoredEntry>();
   /** Persisted attributes (as of the last load or `jsonCacheSave()`): name → JSON text of the encoded value. */
   variables = new Map<string, string>();
-  /** Promises of async misses under way, so concurrent identical calls share one execution. */
+  /** Answers of async misses under way, so concurrent identical calls share one execution. */
   readonly inflight = new Map<string, Promise<unknown>>();
   /** Functions whose entries from earlier runs were already dropped by `@Cached({ clearCache: true })`. */
   readonly clearedFunctions = new Set<string>();
@@ -61,6 +62,10 @@ export class LocalFileStore {
   #directoryReady = false;
   /** Set when our file could be neither read nor moved aside: writing would destroy it. */
   #frozen = false;
+  /** The DynamoDB link of this dataId, when a table is configured. */
+  l2: L2Sync | undefined;
+  /** Whether an instance asked for its state to go to L2 at exit (`saveOnDel`). */
+  saveOnExit = false;
   /** At most this many entries; the least recently used are evicted. */
   maxEntries: number | undefined;
   readonly journalPath: string;
@@ -202,6 +207,11 @@ export class LocalFileStore {
       this.#removed.add(key);
     }
     this.markDirty();
+  }
+
+  /** The longest TTL any instance used for a function in this process, if it was called. */
+  ttlFor(fn: string): number | undefined {
+    return this.#ttls.get(fn);
   }
 
   /**

@@ -7,6 +7,8 @@ import { resolve } from "node:path";
 import type { CacheLog } from "../logger.js";
 import { cacheFilePath, legacyPythonFileName } from "./file-names.js";
 import { LocalFileStore } from "./local-file-store.js";
+import { functionOfKey } from "../keys/call-key.js";
+import { attributesJson } from "../state.js";
 import { join } from "node:path";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
@@ -100,4 +102,25 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once("exit", flushAllSync);
+}
+
+const saveAtExit = new Set<WeakRef<LocalFileStore>>();
+let beforeExitHookInstalled = false;
+
+/**
+ * `saveOnDel`: when the process is about to exit normally, send DynamoDB every result it may lack and
+ * the attributes last saved. Runs once; the process exits when those writes are done.
+ */
+export function saveToL2AtExit(store: LocalFileStore): void {
+  saveAtExit.add(new WeakRef(store));
+  if (beforeExitHookInstalled) return;
+  beforeExitHookInstalled = true;
+  process.once("beforeExit", () => {
+    for (const ref of saveAtExit) {
+      const live = ref.deref();
+      if (live?.l2 === undefined) continue;
+      live.l2.backfillAll((key) => live.ttlFor(functionOfKey(key)) ?? Number.POSITIVE_INFINITY);
+      void live.l2.saveState(attributesJson(live.variables));
+    }
+  });
 }
