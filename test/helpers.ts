@@ -83,10 +83,13 @@ export function runProgram(source: string, options: { cwd: string; dialect?: Dia
       { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 20_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
-        const lines = stdout
-          .split("\n")
-          .filter((line) => line.trim().startsWith("{") || line.trim().startsWith("["))
-          .map((line) => JSON.parse(line) as unknown);
+        const lines = stdout.split("\n").flatMap((line) => {
+          try {
+            return /^\s*[[{]/.test(line) ? [JSON.parse(line) as unknown] : [];
+          } catch {
+            return []; // a log line that happens to start with a bracket
+          }
+        });
         resolve({ code, stdout, stderr, lines });
       },
     );
