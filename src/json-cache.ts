@@ -69,6 +69,7 @@ export class JSONCache {
     });
     const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
     this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored };
+    store.defaultTtlMs = Math.max(store.defaultTtlMs, resolved.ttlMs);
     if (resolved.dynamodbTable !== undefined) connectL2(store, resolved, log);
   }
 

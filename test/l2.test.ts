@@ -162,6 +162,43 @@ describe("L1 and L2 together", () => {
     expect(b.lastCacheStatus).toBe("l2");
   });
 
+  it("saveOnDel sends DynamoDB, at normal exit, the local results it lacks and the saved attributes", async () => {
+    const run = async (saveOnDel: boolean) => {
+      const table = newTable();
+      const cwd = tempDir();
+      const hourAgo = Date.now() - 3_600_000;
+      mkdirSync(join(cwd, "data/cache"), { recursive: true });
+      writeFileSync(
+        join(cwd, "data/cache/prices.json"),
+        serializeCacheFile("prices", [["quote('A',){}", entryText("local A", hourAgo, false)]], new Map([["owner", '"ada"']]), hourAgo),
+      );
+      const program = `
+        import { JSONCache } from "cacherator";
+        class Prices extends JSONCache {
+          constructor() { super({ dataId: "prices", dynamodbTable: process.env.TABLE, dynamodbEndpoint: process.env.ENDPOINT, saveOnDel: process.env.SAVE === "1", logging: false }); }
+        }
+        new Prices(); // nothing called, nothing saved: only the exit can send anything
+      `;
+      const result = await runProgram(program, { cwd, env: { ...AWS_ENV, TABLE: table, ENDPOINT: endpoint, SAVE: saveOnDel ? "1" : "0" } });
+      expect(result.code).toBe(0);
+      return { read: await machineRead(table, ["A"]), state: await remoteState(table) };
+    };
+    expect(await run(true)).toEqual({ read: { A: "local A" }, state: true });
+    expect(await run(false)).toEqual({ read: { A: "missing A" }, state: false });
+  });
+
+  async function remoteState(table: string): Promise<boolean> {
+    class Probe extends JSONCache {
+      declare owner: string;
+      constructor() {
+        super({ dataId: "prices", directory: tempDir(), dynamodbTable: table, dynamodbEndpoint: endpoint, logging: false });
+      }
+    }
+    const probe = new Probe();
+    const loaded = await probe.jsonCachePreload();
+    return loaded?.attributes === true && probe.owner === "ada";
+  }
+
   async function machineRead(table: string, symbols: string[]): Promise<Record<string, string>> {
     class Probe extends JSONCache {
       constructor() {

@@ -72,8 +72,7 @@ export class L2Sync {
   backfillAll(ttlMsOf: (key: string) => number): void {
     for (const [key, entry] of this.store.entries) {
       if (!entry.persistent || this.#remote.has(key)) continue;
-      const valueJson = entry.raw !== undefined || !entry.decoded ? JSON.stringify(entry.raw) : undefined;
-      if (valueJson !== undefined) this.write(key, valueJson, entry.time, entry.async, ttlMsOf(key));
+      this.write(key, JSON.stringify(entry.raw), entry.time, entry.async, ttlMsOf(key));
     }
   }
 

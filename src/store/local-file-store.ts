@@ -64,8 +64,8 @@ export class LocalFileStore {
   #frozen = false;
   /** The DynamoDB link of this dataId, when a table is configured. */
   l2: L2Sync | undefined;
-  /** Whether an instance asked for its state to go to L2 at exit (`saveOnDel`). */
-  saveOnExit = false;
+  /** The longest instance TTL of the instances using this store (for entries of uncalled methods). */
+  defaultTtlMs = 0;
   /** At most this many entries; the least recently used are evicted. */
   maxEntries: number | undefined;
   readonly journalPath: string;

@@ -104,7 +104,8 @@ function installExitHook(): void {
   process.once("exit", flushAllSync);
 }
 
-const saveAtExit = new Set<WeakRef<LocalFileStore>>();
+/** Stores whose instances asked for `saveOnDel`: kept (not their instances) until exit, to be sent. */
+const saveAtExit = new Set<LocalFileStore>();
 let beforeExitHookInstalled = false;
 
 /**
@@ -112,15 +113,15 @@ let beforeExitHookInstalled = false;
  * the attributes last saved. Runs once; the process exits when those writes are done.
  */
 export function saveToL2AtExit(store: LocalFileStore): void {
-  saveAtExit.add(new WeakRef(store));
+  saveAtExit.add(store);
   if (beforeExitHookInstalled) return;
   beforeExitHookInstalled = true;
   process.once("beforeExit", () => {
-    for (const ref of saveAtExit) {
-      const live = ref.deref();
-      if (live?.l2 === undefined) continue;
-      live.l2.backfillAll((key) => live.ttlFor(functionOfKey(key)) ?? Number.POSITIVE_INFINITY);
-      void live.l2.saveState(attributesJson(live.variables));
+    for (const store of saveAtExit) {
+      const l2 = store.l2;
+      if (l2 === undefined) continue;
+      l2.backfillAll((key) => store.ttlFor(functionOfKey(key)) ?? store.defaultTtlMs);
+      void l2.saveState(attributesJson(store.variables));
     }
   });
 }
