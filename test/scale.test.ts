@@ -4,7 +4,7 @@
  * a resolved save promised through kill -9 and a full disk. Real files, real child processes.
  */
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";
@@ -338,5 +338,32 @@ describe("every encodable value round-trips through the file", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("a cache file replaced under a running process", () => {
+  it("by a foreign file: it is kept aside with one warning, and the next write puts the cache back whole", async () => {
+    const directory = tempDir();
+    const log = recordingLogger();
+    class Notes extends JSONCache {
+      constructor() {
+        super({ dataId: "notes", directory, logger: log });
+      }
+      @Cached() note(n: number) {
+        return `note ${n}`;
+      }
+    }
+    const notes = new Notes();
+    notes.note(1);
+    expect(await notes.jsonCacheSave()).toBe(true);
+    const file = join(directory, "notes.json");
+    writeFileSync(file, JSON.stringify({ someone: "else's file" }));
+    notes.note(2); // a miss: looks at the replaced file first
+    expect(await notes.jsonCacheSave()).toBe(true);
+    expect(fileKeys(file).sort()).toEqual(["note(1,){}", "note(2,){}"]);
+    const aside = readdirSync(directory).filter((name) => name.startsWith("notes.json.unreadable-"));
+    expect(aside).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(directory, aside[0] as string), "utf8"))).toEqual({ someone: "else's file" });
+    expect(log.messages.filter((m) => m.level === "warn")).toHaveLength(1);
   });
 });
