@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { JSONCache } from "../src/index.js";
 import { measureConcurrency } from "./concurrency.js";
 import { asyncContenders, BASELINE, BENTO, measureHits, OURS, syncContenders } from "./hits.js";
+import { measureL2 } from "./l2.js";
 import { measureMisses, measureOpen } from "./persistence.js";
 import { formatCount, formatNs, formatRatio, sectionMarkdown, sectionText, type Section } from "./report.js";
 import { removeAllDirs } from "./temp.js";
@@ -29,6 +30,7 @@ const settings = quick
       openSizes: [10_000, 100_000],
       openSamples: 5,
       concurrencyRounds: 3,
+      l2: { hitSamples: 100, missSamples: 60, scaleSizes: [100, 2_000] as [number, number], scaleSamples: 60, warmupRounds: 30 },
     }
   : {
       sync: { batchSize: 50_000, samples: 25, warmupBatches: 5 },
@@ -40,6 +42,7 @@ const settings = quick
       openSizes: [10_000, 100_000],
       openSamples: 15,
       concurrencyRounds: 10,
+      l2: { hitSamples: 1_000, missSamples: 600, scaleSizes: [100, 10_000] as [number, number], scaleSamples: 600, warmupRounds: 200 },
     };
 
 const PYTHON_HIT_NS = 2_200;
@@ -54,6 +57,8 @@ interface Target {
   goal: string;
   measured: string;
   pass: boolean;
+  /** Shown instead of PASS/FAIL (e.g. when the figure could not be measured). */
+  verdict?: string;
 }
 
 function commandLine(): string {
@@ -111,11 +116,9 @@ async function main(): Promise<void> {
   const open = await measureOpen(settings.openSizes, settings.openSamples);
   emit(open.section);
 
-  emit({
-    title: "L2 (DynamoDB Local)",
-    notes: ["not measured: the L2 (DynamoDB) tier is not implemented yet"],
-    tables: [],
-  });
+  progress("L2 (DynamoDB Local)");
+  const l2 = await measureL2(settings.l2, progress);
+  emit(l2.section);
 
   const oursSync = sync.ns.get(OURS) as number;
   const oursAsync = asyncHits.ns.get(OURS) as number;
@@ -159,10 +162,13 @@ async function main(): Promise<void> {
     measured: `${concurrency.oursExecutions} execution${concurrency.oursExecutions === 1 ? "" : "s"}`,
     pass: concurrency.oursExecutions === 1,
   });
+  const l2Goal = "≤ 1.3× raw GetItem";
+  if (l2.hitRatio === undefined) targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: "not measured", pass: false, verdict: "n/a" });
+  else targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: formatRatio(l2.hitRatio), pass: l2.hitRatio <= 1.3 });
   emit({
     title: "Targets",
     notes: quick ? ["QUICK run: a smoke test; these verdicts are indicative only and never fail the run"] : ["the gap is what the next work closes; a FAIL does not fail the run"],
-    tables: [{ headers: ["target", "goal", "measured", "result"], rows: targets.map((t) => [t.name, t.goal, t.measured, t.pass ? "PASS" : "FAIL"]), right: [2] }],
+    tables: [{ headers: ["target", "goal", "measured", "result"], rows: targets.map((t) => [t.name, t.goal, t.measured, t.verdict ?? (t.pass ? "PASS" : "FAIL")]), right: [2] }],
   });
 
   removeAllDirs();
