@@ -138,7 +138,7 @@ export class LocalFileStore {
     }
     this.variables = variablesOf(parsed.variables);
     if (source === this.path) {
-      this.#fileBytes = Buffer.byteLength(text);
+      this.#fileBytes = fileSize(this.path);
       this.#applyJournal();
     }
     if (parsed.skipped > 0) {
@@ -276,7 +276,7 @@ export class LocalFileStore {
       return false;
     }
     this.#known = identity;
-    this.#fileBytes = Buffer.byteLength(text);
+    this.#fileBytes = fileSize(this.path);
     if (!this.#variablesUnsynced) this.variables = variablesOf(parsed.variables);
     this.#journalOffset = 0;
     this.#applyJournal(onDisk);
