@@ -17,6 +17,9 @@ import { registerMethodTtl } from "./method-ttls.js";
 import { callKey, functionOfKey } from "./keys/call-key.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
+import type { EntryMeta } from "./store/cache-file.js";
+import { durationToMs } from "./duration.js";
+import { channels, globalMetrics, type CacheEvent } from "./events.js";
 
 type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Return;
 
@@ -86,6 +89,7 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
   // An `async` method must return a Promise on a hit too, also for entries that do not say they came
   // from an async method (files written by the Python library).
   const asyncMethod = Object.prototype.toString.call(method) === "[object AsyncFunction]";
+  const { version, staleMs } = config;
   // The store and TTL whose pairing was last recorded; held weakly, so no cache is kept alive.
   let notedStore: WeakRef<object> | undefined;
   let notedTtl = Number.NaN;
@@ -99,36 +103,52 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
     if (config.clearCache && !store.clearedFunctions.has(name)) dropEarlierRuns(internals, name);
     const ttlMs = config.ttlMs ?? internals.options.ttlMs;
     if (notedTtl !== ttlMs || notedStore?.deref() !== store) {
-      // Each instance's TTL for this method, so compaction only drops what is expired for all of them.
+      // Each instance's TTL for this method (stale window included), so compaction only drops what
+      // is expired for all of them.
       notedStore = new WeakRef(store);
       notedTtl = ttlMs;
-      store.noteTtl(name, ttlMs);
+      store.noteTtl(name, ttlMs + staleMs);
     }
     // Hit path: synchronous, no I/O, no allocation beyond the key.
     let entry = store.entries.get(key);
-    if (entry !== undefined && Date.now() - entry.time < ttlMs) {
-      const answer = serve(internals, entry, key, asyncMethod, ttlMs);
+    if (entry !== undefined && (entry.meta === undefined ? version === undefined && Date.now() - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
+      const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
       if (answer !== UNDECODABLE) return answer;
     }
     // Another process sharing the file may have computed it: one stat tells whether to look.
     if (store.refresh()) {
       entry = store.entries.get(key);
-      if (entry !== undefined && Date.now() - entry.time < ttlMs) {
-        const answer = serve(internals, entry, key, asyncMethod, ttlMs);
+      if (entry !== undefined && age(entry, ttlMs, version) < 0) {
+        const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
         if (answer !== UNDECODABLE) return answer;
       }
     }
-    const call: Call = { self: this, internals, method, name, key, args, ttlMs };
-    // An async method can wait for DynamoDB; a sync one cannot (it runs, then writes behind).
-    if (asyncMethod && store.l2 !== undefined) return missThroughL2(call);
-    return miss(call);
+    const call: Call = { self: this, internals, method, name, key, args, ttlMs, config, asyncMethod, background: false };
+    // Expired, but within the stale window: answer now, refresh in the background.
+    if (entry !== undefined && staleMs > 0 && age(entry, ttlMs, version) < staleMs) {
+      const answer = serveStale(call, entry);
+      if (answer !== UNDECODABLE) {
+        refreshInBackground(call);
+        return answer;
+      }
+    }
+    return compute(call);
   };
+}
+
+/**
+ * How far an entry is past its expiry, in ms (negative while fresh); `Infinity` for an entry of
+ * another version, which never counts.
+ */
+function age(entry: StoredEntry, ttlMs: number, version: string | undefined): number {
+  if (entry.meta?.version !== version) return Number.POSITIVE_INFINITY;
+  return Date.now() - entry.time - (entry.meta?.ttlMs ?? ttlMs);
 }
 
 const UNDECODABLE = Symbol("undecodable");
 
 /** Answers from a live entry, status `"l1"`; an entry whose stored form cannot be decoded is a miss. */
-function serve(internals: CacheInternals, entry: StoredEntry, key: string, asyncMethod: boolean, ttlMs: number): unknown {
+function serve(internals: CacheInternals, entry: StoredEntry, key: string, name: string, asyncMethod: boolean, ttlMs: number): unknown {
   let value: unknown;
   try {
     value = internals.store.valueOf(entry);
@@ -137,10 +157,46 @@ function serve(internals: CacheInternals, entry: StoredEntry, key: string, async
   }
   internals.statuses.set(key, "l1");
   internals.last = "l1";
+  internals.metrics.hits.l1++;
+  globalMetrics.hits.l1++;
   const { store } = internals;
+  if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: internals.options.dataId, key, method: name, tier: "l1" } satisfies CacheEvent);
   if (store.maxEntries !== undefined) store.touch(key, entry);
-  if (store.l2 !== undefined) store.l2.backfill(key, entry, ttlMs);
+  if (store.l2 !== undefined) store.l2.backfill(key, entry, entry.meta?.ttlMs ?? ttlMs);
   return entry.async || asyncMethod ? Promise.resolve(value) : value;
+}
+
+/** Answers with an expired entry still within the stale window: status `"stale"`. */
+function serveStale(call: Call, entry: StoredEntry): unknown {
+  let value: unknown;
+  try {
+    value = call.internals.store.valueOf(entry);
+  } catch {
+    return UNDECODABLE;
+  }
+  record(call, "stale");
+  return entry.async || call.asyncMethod ? Promise.resolve(value) : value;
+}
+
+/** One refresh of a stale key at a time; its failure keeps the stale value and is logged once. */
+function refreshInBackground(call: Call): void {
+  const { store, log } = call.internals;
+  if (store.inflight.has(call.key)) return;
+  const background: Call = { ...call, background: true };
+  const failed = (error: unknown) => {
+    log.once("warn", `refresh:${store.path}:${call.name}`, `refreshing a stale result of ${call.name} failed (${describeError(error)}); the stale result is served until its window ends.`);
+  };
+  if (call.asyncMethod) {
+    void (compute(background) as Promise<unknown>).catch(failed);
+  } else {
+    setImmediate(() => {
+      try {
+        compute(background);
+      } catch (error) {
+        failed(error);
+      }
+    });
+  }
 }
 
 /** `clearCache: true`: this method's results from earlier runs are dropped once per store. */
@@ -163,7 +219,12 @@ interface Call {
   name: string;
   key: string;
   args: unknown[];
+  /** The method's TTL for this instance (an entry may carry its own). */
   ttlMs: number;
+  config: ResolvedCachedOptions;
+  asyncMethod: boolean;
+  /** A stale refresh: the caller was answered already, so no status is recorded. */
+  background: boolean;
 }
 
 /** Answers of async misses under way, shared by concurrent identical calls. */
@@ -172,13 +233,65 @@ interface Answer {
   status: CacheStatus;
 }
 
-/** Joins a computation of the same key under way (possibly by another instance of this dataId). */
-function join(call: Call): Promise<unknown> | undefined {
+/** An L1 miss: an async method with a table asks DynamoDB first; then the method runs. */
+function compute(call: Call): unknown {
   const running = call.internals.store.inflight.get(call.key) as Promise<Answer> | undefined;
-  return running?.then((answer) => {
-    record(call.internals, call.key, answer.status);
-    return answer.value;
-  });
+  if (running !== undefined) {
+    // The same call is under way (possibly from another instance of this dataId): share its answer.
+    return running.then((answer) => {
+      record(call, answer.status);
+      return answer.value;
+    });
+  }
+  if (call.asyncMethod && call.internals.store.l2 !== undefined) return share(call, lookupThenRun(call));
+  let result: unknown;
+  try {
+    result = call.method.apply(call.self, call.args);
+  } catch (error) {
+    const fallback = failSafe(call, error);
+    if (fallback === undefined) throw error;
+    record(call, "stale");
+    return fallback.value;
+  }
+  if (!isThenable(result)) {
+    remember(call, result, false);
+    record(call, "miss");
+    return result;
+  }
+  return share(call, settle(call, Promise.resolve(result)));
+}
+
+/** DynamoDB first (bounded by its timeout), then the method. */
+async function lookupThenRun(call: Call): Promise<Answer> {
+  const { store } = call.internals;
+  const entry = await (store.l2 as NonNullable<typeof store.l2>).lookup(call.key, call.ttlMs, call.config.version);
+  if (entry !== undefined) {
+    try {
+      const value = store.valueOf(entry);
+      call.internals.metrics.hits.l2++;
+      globalMetrics.hits.l2++;
+      if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: call.internals.options.dataId, key: call.key, method: call.name, tier: "l2" } satisfies CacheEvent);
+      return { value, status: "l2" };
+    } catch {
+      // An entry that cannot be decoded is a miss.
+    }
+  }
+  return settle(call, Promise.resolve().then(() => call.method.apply(call.self, call.args)));
+}
+
+/** The answer of an async run: stored as a miss, or on failure the fail-safe stale value, or the error. */
+function settle(call: Call, result: Promise<unknown>): Promise<Answer> {
+  return result.then(
+    (value) => {
+      remember(call, value, true);
+      return { value, status: "miss" as const };
+    },
+    (error: unknown) => {
+      const fallback = failSafe(call, error);
+      if (fallback === undefined) throw error;
+      return { value: fallback.value, status: "stale" as const };
+    },
+  );
 }
 
 /** Registers an async computation so concurrent identical calls share it; answers the caller. */
@@ -190,63 +303,64 @@ function share(call: Call, answer: Promise<Answer>): Promise<unknown> {
   answer.then(done, done);
   inflight.set(call.key, answer);
   return answer.then((result) => {
-    record(call.internals, call.key, result.status);
+    record(call, result.status);
     return result.value;
   });
 }
 
-function miss(call: Call): unknown {
-  const joined = join(call);
-  if (joined !== undefined) return joined;
-  const result = call.method.apply(call.self, call.args);
-  if (!isThenable(result)) {
-    remember(call, result, false);
-    record(call.internals, call.key, "miss");
-    return result;
+/**
+ * The method threw: counts the error, and with a stale window returns the last good value still
+ * within it (the error is logged once); `undefined` when there is none, and the error goes to the caller.
+ */
+function failSafe(call: Call, error: unknown): { value: unknown } | undefined {
+  const { internals, config } = call;
+  internals.metrics.errors++;
+  globalMetrics.errors++;
+  if (channels.error.hasSubscribers) channels.error.publish({ event: "error", dataId: internals.options.dataId, key: call.key, method: call.name, error } satisfies CacheEvent);
+  if (config.staleMs <= 0) return undefined;
+  const entry = internals.store.entries.get(call.key);
+  if (entry === undefined || age(entry, call.ttlMs, config.version) >= config.staleMs) return undefined;
+  try {
+    const value = internals.store.valueOf(entry);
+    internals.log.once("warn", `failsafe:${internals.store.path}:${call.name}`, `${call.name} failed (${describeError(error)}); serving its last good result until the stale window ends.`);
+    return { value };
+  } catch {
+    return undefined;
   }
-  return share(
-    call,
-    Promise.resolve(result).then((value) => {
-      remember(call, value, true);
-      return { value, status: "miss" as const };
-    }),
-  );
 }
 
-/** An async miss with an L2 tier: DynamoDB first (bounded by its timeout), then the method. */
-function missThroughL2(call: Call): Promise<unknown> {
-  const joined = join(call);
-  if (joined !== undefined) return joined;
-  const { store } = call.internals;
-  const l2 = store.l2 as NonNullable<typeof store.l2>;
-  return share(
-    call,
-    l2.lookup(call.key, call.ttlMs).then(async (entry): Promise<Answer> => {
-      if (entry !== undefined) {
-        try {
-          return { value: store.valueOf(entry), status: "l2" };
-        } catch {
-          // An entry that cannot be decoded is a miss.
-        }
-      }
-      const value = await call.method.apply(call.self, call.args);
-      remember(call, value, true);
-      return { value, status: "miss" };
-    }),
-  );
-}
-
-function record(internals: CacheInternals, key: string, status: CacheStatus): void {
-  internals.statuses.set(key, status);
+function record(call: Call, status: CacheStatus | "stale"): void {
+  const { internals } = call;
+  if (status === "stale") {
+    internals.metrics.stale++;
+    globalMetrics.stale++;
+    if (channels.stale.hasSubscribers) channels.stale.publish({ event: "stale", dataId: internals.options.dataId, key: call.key, method: call.name } satisfies CacheEvent);
+  } else if (status === "miss") {
+    internals.metrics.misses++;
+    globalMetrics.misses++;
+    if (channels.miss.hasSubscribers) channels.miss.publish({ event: "miss", dataId: internals.options.dataId, key: call.key, method: call.name } satisfies CacheEvent);
+  }
+  if (call.background) return;
+  internals.statuses.set(call.key, status);
   internals.last = status;
 }
 
 /**
  * Stores a computed result in L1 (written later, coalesced) and sends it to L2 if there is one; a value
- * that cannot be encoded stays in memory for this process only.
+ * that cannot be encoded stays in memory for this process only. `shouldCache` may decline it; a TTL
+ * computed from the result travels with the entry.
  */
 function remember(call: Call, value: unknown, async: boolean): void {
   const { store, log } = call.internals;
+  const { config } = call;
+  if (config.shouldCache !== undefined && !decide(call, value)) return;
+  let ttlMs: number | undefined;
+  if (config.ttlOf !== undefined) {
+    const computed = durationToMs(safely(() => config.ttlOf?.(value, call.args)));
+    if (typeof computed === "number") ttlMs = computed;
+    else log.once("warn", `ttl-of:${store.path}:${call.name}`, `the ttl function of ${call.name} gave an unusable TTL: ${computed}. The instance's ttl is used instead.`);
+  }
+  const meta: EntryMeta | undefined = ttlMs === undefined && config.version === undefined ? undefined : { ttlMs, version: config.version };
   const time = Date.now();
   let raw: unknown;
   let persistent = true;
@@ -258,9 +372,31 @@ function remember(call: Call, value: unknown, async: boolean): void {
     const className = (call.self as object).constructor.name;
     log.once("warn", `unencodable:${store.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
   }
-  const entry: StoredEntry = { time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent };
+  const entry: StoredEntry = { time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent, meta };
   store.set(call.key, entry);
-  if (persistent && store.l2 !== undefined) store.l2.write(call.key, JSON.stringify(raw), time, async, call.ttlMs);
+  if (persistent && store.l2 !== undefined) store.l2.write(call.key, raw, time, async, ttlMs ?? call.ttlMs, meta);
+}
+
+/** `shouldCache`, whose own failure means "do not cache" (logged once). */
+function decide(call: Call, value: unknown): boolean {
+  try {
+    return (call.config.shouldCache as NonNullable<ResolvedCachedOptions["shouldCache"]>)(value, call.args) === true;
+  } catch (error) {
+    call.internals.log.once("warn", `should-cache:${call.internals.store.path}:${call.name}`, `the shouldCache function of ${call.name} threw (${describeError(error)}); such results are not cached.`);
+    return false;
+  }
+}
+
+function safely(compute: () => unknown): unknown {
+  try {
+    return compute();
+  } catch {
+    return undefined;
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -5,6 +5,7 @@
  */
 import { CACHE_IDENTITY } from "./keys/python-repr.js";
 import { CacheLog, setGlobalLogger, setGlobalLogging, type CacheLogger } from "./logger.js";
+import { copyMetrics, globalMetrics, newMetrics, subscribe, type CacheEvent, type CacheEventName, type CacheMetrics } from "./events.js";
 import { functionOfKey } from "./keys/call-key.js";
 import { methodTtl } from "./method-ttls.js";
 import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
@@ -15,8 +16,11 @@ import { saveToL2AtExit } from "./store/registry.js";
 import type { LocalFileStore } from "./store/local-file-store.js";
 import { flushAll, openStore } from "./store/registry.js";
 
-/** Where the answer of a cached call came from: the local file, DynamoDB, or running the method. */
-export type CacheStatus = "l1" | "l2" | "miss";
+/**
+ * Where the answer of a cached call came from: the local file (`"l1"`), DynamoDB (`"l2"`), running the
+ * method (`"miss"`), or an expired result served within `staleTtl` (`"stale"`).
+ */
+export type CacheStatus = "l1" | "l2" | "miss" | "stale";
 
 /** What `jsonCacheStats()` reports: live (unexpired) entries in all and per cached function. */
 export interface CacheStats {
@@ -34,6 +38,7 @@ export interface CacheInternals {
   last: CacheStatus | null;
   /** Warns about restored attributes replaced during construction; runs once, at the latest before a save. */
   readonly checkRestored: () => void;
+  readonly metrics: CacheMetrics;
 }
 
 let internalsOf: (object: unknown) => CacheInternals | undefined;
@@ -68,7 +73,7 @@ export class JSONCache {
       maxEntries: resolved.maxEntries,
     });
     const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
-    this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored };
+    this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored, metrics: newMetrics() };
     store.defaultTtlMs = Math.max(store.defaultTtlMs, resolved.ttlMs);
     if (resolved.dynamodbTable !== undefined) connectL2(store, resolved, log);
   }
@@ -176,12 +181,35 @@ export class JSONCache {
     let totalEntries = 0;
     for (const [key, entry] of store.entries) {
       const fn = functionOfKey(key);
-      const ttl = methodTtl(this, fn) ?? options.ttlMs;
+      const ttl = entry.meta?.ttlMs ?? methodTtl(this, fn) ?? options.ttlMs;
       if (now - entry.time >= ttl) continue;
       functions[fn] = (functions[fn] ?? 0) + 1;
       totalEntries++;
     }
     return { totalEntries, functions };
+  }
+
+  /**
+   * This instance's counters: hits by tier, misses, stale answers, errors, and the bytes written to its
+   * dataId's files (shared by the instances of that dataId). A copy.
+   */
+  jsonCacheMetrics(): CacheMetrics {
+    const { metrics, store } = this.#internals;
+    return { ...copyMetrics(metrics), bytesWritten: store.bytesWritten };
+  }
+
+  /** The process-wide totals of every instance's counters. A copy. */
+  static metrics(): CacheMetrics {
+    return copyMetrics(globalMetrics);
+  }
+
+  /**
+   * Calls `listener` on every cache event of the process (`"hit"`, `"miss"`, `"stale"`, `"error"`);
+   * returns the function that unsubscribes. The same events are published on `diagnostics_channel`
+   * as `cacherator:<event>`. Unused, events cost nothing on the call path.
+   */
+  static on(event: CacheEventName, listener: (event: CacheEvent) => void): () => void {
+    return subscribe(event, listener);
   }
 
   /** Writes pending changes and hands the cache back; for `await using`. */

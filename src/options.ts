@@ -3,6 +3,7 @@
  * validation: a bad option fails at construction with an error that names it and the value given.
  */
 import { CacheOptionsError } from "./errors.js";
+import { durationToMs, type Duration } from "./duration.js";
 import { isCacheLogger, type CacheLogger } from "./logger.js";
 
 export interface JSONCacheOptions {
@@ -16,11 +17,12 @@ export interface JSONCacheOptions {
   /** Start with an empty cache, ignoring what the file holds (the file is overwritten on the next write). Default `false`. */
   clearCache?: boolean;
   /**
-   * How long cached results stay valid, in days; fractions allowed (`0.25` = 6 hours), `0` = never
-   * served from the cache, `Infinity` = never expires. `@Cached({ ttl })` overrides it per method.
-   * Checked on each call against the time the result was computed. Default `999`.
+   * How long cached results stay valid: days, fractions allowed (`0.25` = 6 hours), or a duration
+   * string (`"6h"`, `"3d"`); `0` = never served from the cache, `Infinity` = never expires.
+   * `@Cached({ ttl })` overrides it per method. Checked on each call against the time the result was
+   * computed. Default `999` (days).
    */
-  ttl?: number;
+  ttl?: Duration;
   /** Report problems (unreadable files, values that cannot be persisted, failed writes). Default `true`. */
   logging?: boolean;
   /** Where this instance's messages go. Default: the global logger (`console` unless `JSONCache.setLogger` was called). */
@@ -56,9 +58,27 @@ export interface JSONCacheOptions {
   dynamodbTimeout?: number;
 }
 
-export interface CachedOptions {
-  /** Days a result of this method stays valid (fractions allowed). Default: the instance's `ttl`. */
-  ttl?: number;
+export interface CachedOptions<Result = unknown, Args extends unknown[] = unknown[]> {
+  /**
+   * How long a result of this method stays valid: days (fractions allowed), a duration string
+   * (`"90s"`, `"6h"`, `"3d"`, `"1h30m"`), or a function of the result and arguments returning either
+   * (e.g. from an API's `expires_in`). Default: the instance's `ttl`.
+   */
+  ttl?: Duration | ((result: Result, args: Args) => Duration);
+  /**
+   * Stale-while-revalidate and fail-safe: for this long after a result expires, a call is answered at
+   * once with the stale result (status `"stale"`) while one refresh runs in the background; and when
+   * the method throws, the last result within this window is served instead of the error (logged
+   * once). Days or a duration string. Default: off.
+   */
+  staleTtl?: Duration;
+  /** Decides whether a result is cached (`false`: returned, not stored). Default: every result. */
+  shouldCache?: (result: Result, args: Args) => boolean;
+  /**
+   * The meaning of the method's results: entries stored under another version are ignored (change it
+   * when the method's results change meaning). Default: none.
+   */
+  version?: string | number;
   /**
    * Ignore this method's results from earlier runs: the first call of each key in this process runs
    * the method; later calls are served from the cache as usual. Default `false`.
@@ -88,9 +108,8 @@ const CACHE_OPTION_NAMES = [
   "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "dynamodbTable", "saveOnDel",
   "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
-const CACHED_OPTION_NAMES = ["ttl", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
+const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
 
-const MS_PER_DAY = 86_400_000;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 
 export function resolveOptions(options: unknown, className: string): ResolvedOptions {
@@ -146,6 +165,10 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
 
 export interface ResolvedCachedOptions {
   ttlMs: number | undefined;
+  ttlOf: ((result: unknown, args: unknown[]) => unknown) | undefined;
+  staleMs: number;
+  shouldCache: ((result: unknown, args: unknown[]) => boolean) | undefined;
+  version: string | undefined;
   clearCache: boolean;
 }
 
@@ -153,14 +176,28 @@ export function resolveCachedOptions(options: unknown, method: string): Resolved
   const o = checkObject(options, `@Cached options of ${method}`, CACHED_OPTION_NAMES) as CachedOptions;
   const where = `@Cached on ${method}`;
   if (o.clearCache !== undefined && typeof o.clearCache !== "boolean") fail(where, "clearCache", o.clearCache, "true or false");
-  return { ttlMs: o.ttl === undefined ? undefined : ttlToMs(o.ttl, where), clearCache: o.clearCache ?? false };
+  if (o.shouldCache !== undefined && typeof o.shouldCache !== "function") fail(where, "shouldCache", o.shouldCache, "a function (result, args) => boolean");
+  if (o.version !== undefined && !(typeof o.version === "string" || (typeof o.version === "number" && Number.isFinite(o.version)))) {
+    fail(where, "version", o.version, "a string or a number");
+  }
+  const computed = typeof o.ttl === "function";
+  return {
+    ttlMs: o.ttl === undefined || computed ? undefined : ttlToMs(o.ttl, where),
+    ttlOf: computed ? (o.ttl as (result: unknown, args: unknown[]) => unknown) : undefined,
+    staleMs: o.staleTtl === undefined ? 0 : ttlToMs(o.staleTtl, where, "staleTtl"),
+    shouldCache: o.shouldCache as ResolvedCachedOptions["shouldCache"],
+    version: o.version === undefined ? undefined : String(o.version),
+    clearCache: o.clearCache ?? false,
+  };
 }
 
-function ttlToMs(ttl: unknown, where: string): number {
-  if (typeof ttl !== "number" || Number.isNaN(ttl) || ttl < 0) {
-    fail(where, "ttl", ttl, "a number of days, 0 or more (fractions allowed: 0.25 = 6 hours; Infinity = never expires)");
+/** A TTL (days or duration string) in ms; a bad one fails naming the option and the value. */
+export function ttlToMs(ttl: unknown, where: string, option = "ttl"): number {
+  const ms = durationToMs(ttl);
+  if (typeof ms === "string") {
+    fail(where, option, ttl, `a number of days, 0 or more (0.25 = 6 hours; Infinity = never expires), or a duration such as "90s", "6h" or "3d" — ${ms}`);
   }
-  return ttl * MS_PER_DAY;
+  return ms;
 }
 
 function checkObject(options: unknown, what: string, known: readonly string[]): object {

@@ -28,8 +28,8 @@ export interface LoadedCacheFile {
   skipped: number;
 }
 
-/** Receives each valid entry of a file: its key, encoded value, computation time (epoch ms), async flag. */
-export type EntrySink = (key: string, raw: unknown, time: number, async: boolean) => void;
+/** Receives each valid entry of a file: its key, encoded value, computation time (epoch ms), async flag, extras. */
+export type EntrySink = (key: string, raw: unknown, time: number, async: boolean, meta: EntryMeta | undefined) => void;
 
 /** The file parsed as JSON but is not a cache file (another program's file, or a partial one). */
 export class ForeignFileError extends Error {}
@@ -49,7 +49,8 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
       skipped++;
       continue;
     }
-    onEntry(key, (entry as Record<string, unknown>).value, time, (entry as Record<string, unknown>).async === true);
+    const record = entry as Record<string, unknown>;
+    onEntry(key, record.value, time, record.async === true, entryMeta(record));
   }
   const variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
   return { variables, skipped };
@@ -60,15 +61,30 @@ export function entryTime(entry: Record<string, unknown>): number | undefined {
   return typeof entry.date === "string" ? parseTimestamp(entry.date) : undefined;
 }
 
-/** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
-export function entryText(encodedValue: unknown, time: number, async: boolean): string {
-  return entryTextOfJson(JSON.stringify(encodedValue), time, async);
+/** What an entry may carry besides its value and time. */
+export interface EntryMeta {
+  /** A TTL computed from the result (`@Cached({ ttl: (result) => … })`), ms. */
+  ttlMs?: number | undefined;
+  /** The method's `version` when the result was computed. */
+  version?: string | undefined;
 }
 
-/** The same, from the JSON text of the encoded value. */
-export function entryTextOfJson(valueJson: string, time: number, async: boolean): string {
+/** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
+export function entryText(encodedValue: unknown, time: number, async: boolean, meta?: EntryMeta): string {
   const date = pythonLocalTimestamp(time);
-  return `{"value": ${valueJson}, "date": "${date}", "epoch_ms": ${time}${async ? ', "async": true' : ""}}`;
+  let text = `{"value": ${JSON.stringify(encodedValue)}, "date": "${date}", "epoch_ms": ${time}`;
+  if (async) text += ', "async": true';
+  if (meta?.ttlMs !== undefined) text += `, "ttl_ms": ${Number.isFinite(meta.ttlMs) ? meta.ttlMs : '"Infinity"'}`;
+  if (meta?.version !== undefined) text += `, "version": ${JSON.stringify(meta.version)}`;
+  return `${text}}`;
+}
+
+/** The optional fields of a parsed entry. */
+export function entryMeta(entry: Record<string, unknown>): EntryMeta | undefined {
+  const ttl = entry.ttl_ms === "Infinity" ? Number.POSITIVE_INFINITY : entry.ttl_ms;
+  const ttlMs = typeof ttl === "number" && ttl >= 0 ? ttl : undefined;
+  const version = typeof entry.version === "string" ? entry.version : undefined;
+  return ttlMs === undefined && version === undefined ? undefined : { ttlMs, version };
 }
 
 /** The whole file from already-serialised entry lines and attributes. */

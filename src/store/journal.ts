@@ -9,10 +9,10 @@
  *
  * A line cut short by a crash is not valid JSON and is skipped, and so is anything else unreadable.
  */
-import { entryTime } from "./cache-file.js";
+import { entryMeta, entryTime, type EntryMeta } from "./cache-file.js";
 
 export type JournalOp =
-  | { kind: "set"; key: string; raw: unknown; time: number; async: boolean }
+  | { kind: "set"; key: string; raw: unknown; time: number; async: boolean; meta: EntryMeta | undefined }
   | { kind: "del"; keys: string[] }
   | { kind: "vars"; variables: Record<string, unknown> };
 
@@ -43,7 +43,7 @@ export function parseJournalLine(line: string): JournalOp | undefined {
     const entry = record.e as Record<string, unknown>;
     const time = "value" in entry ? entryTime(entry) : undefined;
     if (time === undefined) return undefined;
-    return { kind: "set", key: record.k, raw: entry.value, time, async: entry.async === true };
+    return { kind: "set", key: record.k, raw: entry.value, time, async: entry.async === true, meta: entryMeta(entry) };
   }
   if (Array.isArray(record.del) && record.del.every((key) => typeof key === "string")) {
     return { kind: "del", keys: record.del as string[] };

@@ -12,6 +12,8 @@
  * Nothing here throws or blocks a caller: every failure is the tier's "unavailable" outcome, logged by
  * the tier once per cause, and L1 goes on alone.
  */
+import { TAG } from "../codec.js";
+import type { EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
 import type { DynamoDBTier, RemoteEntry } from "./dynamodb-tier.js";
 
@@ -29,32 +31,44 @@ export class L2Sync {
     void tier.ready(); // check or create the table in the background
   }
 
-  /** Reads one entry from L2 into L1; `undefined` when L2 lacks it, holds it expired, or is unavailable. */
-  async lookup(key: string, ttlMs: number): Promise<StoredEntry | undefined> {
+  /**
+   * Reads one entry from L2 into L1; `undefined` when L2 lacks it, holds it expired or under another
+   * `version`, or is unavailable.
+   */
+  async lookup(key: string, ttlMs: number, version: string | undefined): Promise<StoredEntry | undefined> {
     const outcome = await this.tier.get(this.dataId, key);
     if (!outcome.ok || outcome.value === undefined) return undefined;
     const remote = outcome.value;
-    if (Date.now() - remote.time >= ttlMs) return undefined;
     this.#remote.add(key);
-    return this.#adopt(remote);
+    const entry = this.#adopt(remote);
+    if (entry === undefined || entry.meta?.version !== version) return undefined;
+    if (Date.now() - entry.time >= (entry.meta?.ttlMs ?? ttlMs)) return undefined;
+    return entry;
   }
 
   /** Puts an L2 entry into L1 unless L1 holds a newer one; returns the entry L1 now holds. */
-  #adopt(remote: RemoteEntry): StoredEntry {
+  #adopt(remote: RemoteEntry): StoredEntry | undefined {
     const mine = this.store.entries.get(remote.key);
     if (mine !== undefined && mine.time >= remote.time) return mine;
+    let stored: unknown;
+    try {
+      stored = JSON.parse(remote.text);
+    } catch {
+      return undefined;
+    }
+    const { raw, meta } = unwrap(stored);
     const entry: StoredEntry = {
-      time: remote.time, async: remote.async, origin: "l2", value: undefined, decoded: false,
-      raw: JSON.parse(remote.text) as unknown, text: undefined, persistent: true,
+      time: remote.time, async: remote.async, origin: "l2", value: undefined, decoded: false, raw, text: undefined, persistent: true, meta,
     };
     this.store.set(remote.key, entry);
     return entry;
   }
 
   /** Sends a computed (or L1-only) entry to L2, off the call path. */
-  write(key: string, valueJson: string, time: number, async: boolean, ttlMs: number): void {
+  write(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta?: EntryMeta): void {
     this.#remote.add(key);
-    const write = this.tier.put(this.dataId, { key, text: valueJson, time, async }, ttlMs).then((outcome) => {
+    const text = JSON.stringify(meta === undefined ? raw : wrap(raw, meta));
+    const write = this.tier.put(this.dataId, { key, text, time, async }, ttlMs).then((outcome) => {
       if (!outcome.ok) this.#remote.delete(key); // try again at the next hit
       return outcome.ok;
     });
@@ -65,14 +79,14 @@ export class L2Sync {
   backfill(key: string, entry: StoredEntry, ttlMs: number): void {
     // Entries computed in this process were sent when computed; those read from L2 are there.
     if (entry.origin !== "l1" || this.#remote.has(key)) return;
-    this.write(key, JSON.stringify(entry.raw), entry.time, entry.async, ttlMs);
+    this.write(key, entry.raw, entry.time, entry.async, ttlMs, entry.meta);
   }
 
   /** Sends every L1 entry L2 is not known to hold (saveOnDel, at exit). */
   backfillAll(ttlMsOf: (key: string) => number): void {
     for (const [key, entry] of this.store.entries) {
       if (!entry.persistent || this.#remote.has(key)) continue;
-      this.write(key, JSON.stringify(entry.raw), entry.time, entry.async, ttlMsOf(key));
+      this.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMsOf(key), entry.meta);
     }
   }
 
@@ -104,7 +118,8 @@ export class L2Sync {
     for (const remote of outcome.value) {
       this.#remote.add(remote.key);
       const before = this.store.entries.get(remote.key);
-      if (this.#adopt(remote) !== before) adopted++;
+      const after = this.#adopt(remote);
+      if (after !== undefined && after !== before) adopted++;
     }
     return adopted;
   }
@@ -125,4 +140,23 @@ export class L2Sync {
     this.#pending.add(write);
     void write.finally(() => this.#pending.delete(write));
   }
+}
+
+/**
+ * In DynamoDB an entry with a version or its own TTL is stored wrapped, `{"$cacherator": "Entry",
+ * "v": <value>, "version": …, "ttl_ms": …}`, so that readers without that version never take it for
+ * theirs (an older library does not know the tag and treats the entry as a miss).
+ */
+function wrap(raw: unknown, meta: EntryMeta): unknown {
+  return { [TAG]: "Entry", v: raw, version: meta.version, ttl_ms: meta.ttlMs === Number.POSITIVE_INFINITY ? "Infinity" : meta.ttlMs };
+}
+
+function unwrap(stored: unknown): { raw: unknown; meta: EntryMeta | undefined } {
+  if (typeof stored !== "object" || stored === null || (stored as Record<string, unknown>)[TAG] !== "Entry") return { raw: stored, meta: undefined };
+  const record = stored as Record<string, unknown>;
+  const ttl = record.ttl_ms === "Infinity" ? Number.POSITIVE_INFINITY : record.ttl_ms;
+  return {
+    raw: record.v,
+    meta: { version: typeof record.version === "string" ? record.version : undefined, ttlMs: typeof ttl === "number" ? ttl : undefined },
+  };
 }

@@ -19,11 +19,12 @@ import * as fsp from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
-import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type LoadedCacheFile } from "./cache-file.js";
+import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type EntryMeta, type LoadedCacheFile } from "./cache-file.js";
 import { deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { tryWithFileLockSync, withFileLock, withFileLockSync } from "./file-lock.js";
 import type { L2Sync } from "./l2-sync.js";
+import { globalMetrics } from "../events.js";
 
 /** Where an entry's value came from when this process first had it. */
 export type EntryOrigin = "l1" | "l2" | "process";
@@ -42,6 +43,8 @@ export interface StoredEntry {
   text: string | undefined;
   /** False for values that cannot be encoded: they live in memory only. */
   readonly persistent: boolean;
+  /** A TTL and a version the entry carries itself (see EntryMeta); usually absent. */
+  readonly meta?: EntryMeta | undefined;
 }
 
 export class LocalFileStore {
@@ -64,6 +67,8 @@ export class LocalFileStore {
   #frozen = false;
   /** The DynamoDB link of this dataId, when a table is configured. */
   l2: L2Sync | undefined;
+  /** Bytes written to this cache's file and journal by this process. */
+  bytesWritten = 0;
   /** The longest instance TTL of the instances using this store (for entries of uncalled methods). */
   defaultTtlMs = 0;
   /** At most this many entries; the least recently used are evicted. */
@@ -129,8 +134,8 @@ export class LocalFileStore {
     }
     let parsed: LoadedCacheFile;
     try {
-      parsed = parseCacheFile(text, (key, raw, time, async) => {
-        this.entries.set(key, loadedEntry(raw, time, async));
+      parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
+        this.entries.set(key, loadedEntry(raw, time, async, meta));
       });
     } catch (error) {
       this.entries.clear();
@@ -266,9 +271,9 @@ export class LocalFileStore {
     const onDisk = new Set<string>();
     let parsed: LoadedCacheFile;
     try {
-      parsed = parseCacheFile(text, (key, raw, time, async) => {
+      parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
         onDisk.add(key);
-        this.#adopt(key, raw, time, async);
+        this.#adopt(key, raw, time, async, meta);
       });
     } catch (error) {
       this.#setAside(this.path, error);
@@ -288,12 +293,12 @@ export class LocalFileStore {
   }
 
   /** Takes an entry from disk unless this process removed it or holds a newer one. */
-  #adopt(key: string, raw: unknown, time: number, async: boolean): void {
+  #adopt(key: string, raw: unknown, time: number, async: boolean, meta: EntryMeta | undefined): void {
     if (this.#removed.has(key)) return;
     const mine = this.entries.get(key);
     if (mine !== undefined && mine.time >= time) return;
     this.entries.delete(key);
-    this.entries.set(key, loadedEntry(raw, time, async));
+    this.entries.set(key, loadedEntry(raw, time, async, meta));
   }
 
   /**
@@ -332,7 +337,7 @@ export class LocalFileStore {
     if (op === undefined) return;
     if (op.kind === "set") {
       onDisk?.add(op.key);
-      this.#adopt(op.key, op.raw, op.time, op.async);
+      this.#adopt(op.key, op.raw, op.time, op.async, op.meta);
     } else if (op.kind === "del") {
       for (const key of op.keys) {
         onDisk?.delete(key);
@@ -345,14 +350,21 @@ export class LocalFileStore {
 
   /** Removes entries (all, or one function's) and persists the removal. Returns the removed keys. */
   remove(fn?: string): string[] {
-    const removed: string[] = [];
+    const keys: string[] = [];
     for (const key of this.entries.keys()) {
-      if (fn === undefined || functionOfKey(key) === fn) removed.push(key);
+      if (fn === undefined || functionOfKey(key) === fn) keys.push(key);
     }
-    for (const key of removed) {
-      this.entries.delete(key);
+    return this.removeKeys(keys);
+  }
+
+  /** Removes the given entries (those present) and persists the removal. Returns the removed keys. */
+  removeKeys(keys: Iterable<string>): string[] {
+    const removed: string[] = [];
+    for (const key of keys) {
+      if (!this.entries.delete(key)) continue;
       this.#unsynced.delete(key);
       this.#removed.add(key);
+      removed.push(key);
     }
     if (removed.length > 0) this.markDirty();
     return removed;
@@ -429,7 +441,7 @@ export class LocalFileStore {
     for (const key of taken.keys) {
       const entry = this.entries.get(key);
       if (entry === undefined || !entry.persistent) continue;
-      entry.text ??= entryText(entry.raw, entry.time, entry.async);
+      entry.text ??= entryText(entry.raw, entry.time, entry.async, entry.meta);
       lines += setLine(key, entry.text);
     }
     if (taken.removed.size > 0) lines += deleteLine(taken.removed);
@@ -453,7 +465,9 @@ export class LocalFileStore {
       fs.appendFileSync(this.journalPath, lines, "utf8");
     }
     // Under the lock, and after refresh() applied every earlier line, the journal ends with ours.
-    this.#journalOffset += Buffer.byteLength(lines);
+    const bytes = Buffer.byteLength(lines);
+    this.#journalOffset += bytes;
+    this.#countWritten(bytes);
     this.onJournal(this);
   }
 
@@ -469,6 +483,12 @@ export class LocalFileStore {
     this.#known = fileIdentity(this.path);
     this.#fileBytes = Buffer.byteLength(text);
     this.#journalOffset = 0;
+    this.#countWritten(this.#fileBytes);
+  }
+
+  #countWritten(bytes: number): void {
+    this.bytesWritten += bytes;
+    globalMetrics.bytesWritten += bytes;
   }
 
   /** Whether the journal holds anything not yet folded into the file. */
@@ -503,7 +523,7 @@ export class LocalFileStore {
     if (this.#ttls.size === 0) return;
     const now = Date.now();
     for (const [key, entry] of this.entries) {
-      const ttl = this.#ttls.get(functionOfKey(key));
+      const ttl = entry.meta?.ttlMs ?? this.#ttls.get(functionOfKey(key));
       if (ttl !== undefined && now - entry.time >= ttl && this.inflight.get(key) === undefined) this.entries.delete(key);
     }
   }
@@ -511,7 +531,7 @@ export class LocalFileStore {
   *#entryLines(): Generator<[string, string]> {
     for (const [key, entry] of this.entries) {
       if (!entry.persistent) continue;
-      entry.text ??= entryText(entry.raw, entry.time, entry.async);
+      entry.text ??= entryText(entry.raw, entry.time, entry.async, entry.meta);
       yield [key, entry.text];
     }
   }
@@ -594,8 +614,8 @@ interface Unsynced {
   variables: boolean;
 }
 
-function loadedEntry(raw: unknown, time: number, async: boolean): StoredEntry {
-  return { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true };
+function loadedEntry(raw: unknown, time: number, async: boolean, meta: EntryMeta | undefined): StoredEntry {
+  return { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true, meta };
 }
 
 /** Attributes as read from a file or journal line, kept as the JSON text of each encoded value. */
