@@ -44,7 +44,8 @@ export interface CachedDecorator {
  * ```
  * @throws {CacheOptionsError} at class definition when an option is invalid.
  */
-export function Cached(options?: CachedOptions): CachedDecorator {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the method's types are not known when the factory is called
+export function Cached<Result = any, Args extends unknown[] = any[]>(options?: CachedOptions<Result, Args>): CachedDecorator {
   const decorator = (value: unknown, context: unknown, descriptor?: PropertyDescriptor): unknown => {
     if (isStandardContext(context)) {
       const name = String(context.name);
