@@ -55,6 +55,8 @@ export interface DynamoDBTierOptions {
   region?: string;
   /** Timeout of each DynamoDB request, ms (default 1000). */
   timeoutMs?: number;
+  /** Create the table when it is missing (default true; the inspector only looks). */
+  createTable?: boolean;
   log: CacheLog;
 }
 
@@ -165,7 +167,7 @@ class Connection {
     readonly key: string,
     readonly table: string,
     readonly timeoutMs: number,
-    private readonly config: { client?: object; endpoint?: string; region?: string },
+    private readonly config: { client?: object; endpoint?: string; region?: string; create: boolean },
   ) {}
 
   get where(): string {
@@ -302,7 +304,7 @@ class Connection {
         log.once("warn", `l2:${this.table}:describe-denied`, `${this.where}: not allowed to describe the table; assuming it exists with TTL on "ttl"`);
         return;
       }
-      if (name !== "ResourceNotFoundException") throw error;
+      if (name !== "ResourceNotFoundException" || !this.config.create) throw error;
       log.write("info", `creating ${this.where} (partition key cache_id, sort key entry, PAY_PER_REQUEST, TTL on "ttl")`);
       try {
         await this.send(
@@ -394,7 +396,7 @@ class Connection {
 
 function connectionFor(options: DynamoDBTierOptions, timeoutMs: number): Connection {
   const endpoint = options.endpoint ?? (process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined);
-  const config = { endpoint, region: options.region };
+  const config = { endpoint, region: options.region, create: options.createTable !== false };
   if (typeof options.client === "object" && options.client !== null) {
     let byTable = connectionsByClient.get(options.client);
     if (!byTable) connectionsByClient.set(options.client, (byTable = new Map()));
@@ -405,7 +407,7 @@ function connectionFor(options: DynamoDBTierOptions, timeoutMs: number): Connect
     }
     return connection;
   }
-  const key = [options.table, endpoint ?? "", options.region ?? "", timeoutMs].join("\u0000");
+  const key = [options.table, endpoint ?? "", options.region ?? "", timeoutMs, config.create].join("\u0000");
   let connection = connections.get(key);
   if (!connection) connections.set(key, (connection = new Connection(key, options.table, timeoutMs, config)));
   return connection;
