@@ -5,6 +5,7 @@
 import { CacheOptionsError } from "./errors.js";
 import { durationToMs, type Duration } from "./duration.js";
 import { isCacheLogger, type CacheLogger } from "./logger.js";
+import { isValidTableName } from "./store/dynamodb-tier.js";
 
 export interface JSONCacheOptions {
   /**
@@ -110,7 +111,6 @@ const CACHE_OPTION_NAMES = [
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
 const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
 
-const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 
 export function resolveOptions(options: unknown, className: string): ResolvedOptions {
   const o = checkObject(options, "JSONCache options", CACHE_OPTION_NAMES) as JSONCacheOptions;
@@ -129,7 +129,7 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
     fail(where, "maxEntries", o.maxEntries, "a whole number of entries, 1 or more");
   }
   if (o.logger !== undefined && !isCacheLogger(o.logger)) fail(where, "logger", o.logger, "an object with debug, info, warn and error methods");
-  if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && TABLE_NAME.test(o.dynamodbTable))) {
+  if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && isValidTableName(o.dynamodbTable))) {
     fail(where, "dynamodbTable", o.dynamodbTable, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'");
   }
   for (const text of ["dynamodbEndpoint", "dynamodbRegion"] as const) {

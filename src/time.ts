@@ -5,12 +5,6 @@
  * zero and then fails to read its own file).
  */
 
-const MS_PER_DAY = 86_400_000;
-
-export function daysToMs(days: number): number {
-  return days * MS_PER_DAY;
-}
-
 /** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it. */
 export function pythonLocalTimestamp(epochMs: number): string {
   const d = new Date(epochMs);

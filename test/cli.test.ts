@@ -420,6 +420,14 @@ describe("prune: dropping expired entries", () => {
     agedCache(directory);
     expect(await cliJson(["prune", "--dir", directory])).toMatchObject({ removed: 0, ttlDays: 999 });
   });
+
+  it("takes --ttl as a duration too, as the library does", async () => {
+    const directory = tempDir();
+    agedCache(directory);
+    expect(await cliJson(["prune", "--dry-run", "--ttl", "36h", "--dir", directory])).toMatchObject({ ttlDays: 1.5 });
+    const bad = await cli(["prune", "--ttl", "10 parsecs", "--dir", directory]);
+    expect(bad.code).toBe(2);
+  });
 });
 
 describe("stats: totals over a directory", () => {

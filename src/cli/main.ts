@@ -5,6 +5,7 @@
  */
 import { inspect, parseArgs } from "node:util";
 import { CacheLog, type CacheLogger } from "../logger.js";
+import { durationToMs } from "../duration.js";
 import { createDynamoDBTier, type DynamoDBTier } from "../store/dynamodb-tier.js";
 import {
   CliError,
@@ -122,7 +123,7 @@ const COMMANDS: Record<string, CommandSpec> = {
 const OPTION_HELP: Record<OptionName, string> = {
   dir: "--dir <directory>          the cache directory (default: data/cache)",
   json: "--json                     JSON output, for scripts",
-  ttl: "--ttl <days>               TTL that tells live from expired entries (default: 999; inf for none)",
+  ttl: "--ttl <days>               TTL that tells live from expired entries, in days or as \"6h\" (default: 999; inf for none)",
   "dry-run": "--dry-run                  only list what would be removed",
   "dynamodb-table": "--dynamodb-table <name>    also the DynamoDB (L2) tier in this table",
   "dynamodb-endpoint": "--dynamodb-endpoint <url>  DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then the SDK's)",
@@ -205,12 +206,13 @@ function check(invocation: Invocation): void {
   }
 }
 
+/** `--ttl`: a number of days (the CLI's unit), `inf`, or a duration such as "6h", as the library takes. */
 function parseTtl(text: string | undefined, command: string): number {
   if (text === undefined) return 999 * 86_400_000;
-  if (/^(inf|infinity)$/i.test(text.trim())) return Infinity;
-  const days = text.trim() === "" ? NaN : Number(text);
-  if (!Number.isFinite(days) || days < 0) throw usageError(`invalid --ttl "${text}": a number of days, 0 or more (fractions allowed), or inf`, command);
-  return days * 86_400_000;
+  const trimmed = text.trim();
+  const ms = /^(inf|infinity)$/i.test(trimmed) ? Infinity : durationToMs(/^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : trimmed);
+  if (typeof ms === "string") throw usageError(`invalid --ttl "${text}": a number of days, 0 or more (fractions allowed), a duration such as "6h", or inf`, command);
+  return ms;
 }
 
 // ---------------------------------------------------------------------------------------------------
