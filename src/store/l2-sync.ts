@@ -48,7 +48,7 @@ export class L2Sync {
 
   /** Puts an L2 entry into L1 unless L1 holds a newer one; returns the entry L1 now holds. */
   #adopt(remote: RemoteEntry): StoredEntry | undefined {
-    const mine = this.store.entries.get(remote.key);
+    const mine = this.store.get(remote.key);
     if (mine !== undefined && mine.time >= remote.time) return mine;
     let stored: unknown;
     try {
@@ -84,7 +84,7 @@ export class L2Sync {
 
   /** Sends every L1 entry L2 is not known to hold (saveOnDel, at exit). */
   backfillAll(ttlMsOf: (key: string) => number): void {
-    for (const [key, entry] of this.store.entries) {
+    for (const [key, entry] of this.store.allEntries()) {
       if (!entry.persistent || this.#remote.has(key)) continue;
       this.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMsOf(key), entry.meta);
     }
@@ -117,7 +117,7 @@ export class L2Sync {
     let adopted = 0;
     for (const remote of outcome.value) {
       this.#remote.add(remote.key);
-      const before = this.store.entries.get(remote.key);
+      const before = this.store.get(remote.key);
       const after = this.#adopt(remote);
       if (after !== undefined && after !== before) adopted++;
     }

@@ -196,6 +196,29 @@ export class LocalFileStore {
     this.markDirty();
   }
 
+  /** The entry of `key`, live or not. */
+  get(key: string): StoredEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Every entry held in memory, in least-recently-used order. */
+  allEntries(): IterableIterator<[string, StoredEntry]> {
+    return this.entries.entries();
+  }
+
+  /**
+   * A clear that happened at `beforeMs` (here or on another machine): every entry of `fn` (of every
+   * function when `fn` is undefined) computed before that instant is removed, and the removal persisted.
+   * Returns the removed keys.
+   */
+  clearBefore(fn: string | undefined, beforeMs: number): string[] {
+    const keys: string[] = [];
+    for (const [key, entry] of this.entries) {
+      if (entry.time < beforeMs && (fn === undefined || functionOfKey(key) === fn)) keys.push(key);
+    }
+    return this.removeKeys(keys);
+  }
+
   /** Marks an entry as just used, for the `maxEntries` bound. */
   touch(key: string, entry: StoredEntry): void {
     this.entries.delete(key);
