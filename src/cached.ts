@@ -14,7 +14,7 @@ import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheUsageError } from "./errors.js";
 import { cacheInternals, type CacheInternals, type CacheStatus, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
-import { callKey, functionOfKey } from "./keys/call-key.js";
+import { callKey } from "./keys/call-key.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
@@ -110,15 +110,18 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
       notedTtl = ttlMs;
       store.noteTtl(name, ttlMs + staleMs);
     }
-    // Hit path: synchronous, no I/O, no allocation beyond the key.
-    let entry = store.entries.get(key);
-    if (entry !== undefined && (entry.meta === undefined ? version === undefined && Date.now() - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
+    // Hit path: synchronous, no allocation beyond the key. Once per `refreshInterval` it first looks
+    // at the file (a stat or two), so clears and results of other processes reach this one.
+    const now = Date.now();
+    if (now >= store.checkAt) store.refresh();
+    let entry = store.get(key);
+    if (entry !== undefined && (entry.meta === undefined ? version === undefined && now - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
       const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
       if (answer !== UNDECODABLE) return answer;
     }
     // Another process sharing the file may have computed it: one stat tells whether to look.
     if (store.refresh()) {
-      entry = store.entries.get(key);
+      entry = store.get(key);
       if (entry !== undefined && age(entry, ttlMs, version) < 0) {
         const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
         if (answer !== UNDECODABLE) return answer;
@@ -200,17 +203,14 @@ function refreshInBackground(call: Call): void {
   }
 }
 
-/** `clearCache: true`: this method's results from earlier runs are dropped once per store. */
+/**
+ * `clearCache: true`: this method's results from earlier runs are dropped once per store, as a clear
+ * (persisted, and seen by every process sharing the file).
+ */
 function dropEarlierRuns(internals: CacheInternals, name: string): void {
   const { store } = internals;
   store.clearedFunctions.add(name);
-  for (const [key, entry] of store.entries) {
-    if (entry.origin !== "process" && functionOfKey(key) === name) {
-      store.entries.delete(key);
-      internals.statuses.delete(key);
-    }
-  }
-  store.markDirty();
+  for (const key of store.clear(name)) internals.statuses.delete(key);
 }
 
 interface Call {
@@ -319,7 +319,7 @@ function failSafe(call: Call, error: unknown): { value: unknown } | undefined {
   globalMetrics.errors++;
   if (channels.error.hasSubscribers) channels.error.publish({ event: "error", dataId: internals.options.dataId, key: call.key, method: call.name, error } satisfies CacheEvent);
   if (config.staleMs <= 0) return undefined;
-  const entry = internals.store.entries.get(call.key);
+  const entry = internals.store.get(call.key);
   if (entry === undefined || age(entry, call.ttlMs, config.version) >= config.staleMs) return undefined;
   try {
     const value = internals.store.valueOf(entry);

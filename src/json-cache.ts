@@ -71,6 +71,9 @@ export class JSONCache {
       writeDelay: resolved.writeDelay,
       clear: resolved.clearCache,
       maxEntries: resolved.maxEntries,
+      refreshIntervalMs: resolved.refreshIntervalMs,
+      fileMode: resolved.fileMode,
+      directoryMode: resolved.directoryMode,
     });
     const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
     this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored, metrics: newMetrics() };
@@ -90,7 +93,7 @@ export class JSONCache {
   get cacheStatus(): Record<string, CacheStatus> {
     const { store, statuses } = this.#internals;
     const out: Record<string, CacheStatus> = {};
-    for (const [key, entry] of store.entries) {
+    for (const [key, entry] of store.allEntries()) {
       if (entry.origin !== "process") out[key] = entry.origin;
     }
     for (const [key, status] of statuses) out[key] = status;
@@ -150,10 +153,10 @@ export class JSONCache {
   jsonCacheClear(functionName?: string): Promise<boolean> {
     const { store, statuses } = this.#internals;
     if (functionName === undefined) {
-      store.remove();
+      store.clear();
       statuses.clear();
     } else {
-      for (const key of store.remove(functionName)) statuses.delete(key);
+      for (const key of store.clear(functionName)) statuses.delete(key);
     }
     const local = store.flush();
     if (store.l2 === undefined) return local;
@@ -179,7 +182,7 @@ export class JSONCache {
     const now = Date.now();
     const functions: Record<string, number> = {};
     let totalEntries = 0;
-    for (const [key, entry] of store.entries) {
+    for (const [key, entry] of store.allEntries()) {
       const fn = functionOfKey(key);
       const ttl = entry.meta?.ttlMs ?? methodTtl(this, fn) ?? options.ttlMs;
       if (now - entry.time >= ttl) continue;

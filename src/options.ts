@@ -42,6 +42,19 @@ export interface JSONCacheOptions {
    */
   maxEntries?: number;
   /**
+   * How stale this process's view of a cache shared with other processes may get, in milliseconds: a hit
+   * looks at the file for their changes (their results, clears and prunes, the CLI's) at most this often
+   * (one `stat` when nothing changed); a miss always looks. `0` looks on every hit. Default `1000`.
+   */
+  refreshInterval?: number;
+  /**
+   * Permission bits of cache files this library creates (an existing file keeps its own mode). Default
+   * `0o600`: cached results often hold API responses and tokens, so only the owner may read them.
+   */
+  fileMode?: number;
+  /** Permission bits of cache directories this library creates. Default `0o700`. */
+  directoryMode?: number;
+  /**
    * DynamoDB table of the shared L2 tier: results (and saved attributes) are shared with every machine
    * using the same table and dataId. Created when missing (pay per request, TTL on `ttl`). Needs
    * `@aws-sdk/client-dynamodb` and `@aws-sdk/lib-dynamodb` installed. Default: none (local only).
@@ -97,6 +110,9 @@ export interface ResolvedOptions {
   exclude: ReadonlySet<string>;
   writeDelay: number;
   maxEntries: number | undefined;
+  refreshIntervalMs: number;
+  fileMode: number;
+  directoryMode: number;
   dynamodbTable: string | undefined;
   saveOnDel: boolean;
   dynamodbEndpoint: string | undefined;
@@ -106,7 +122,7 @@ export interface ResolvedOptions {
 }
 
 const CACHE_OPTION_NAMES = [
-  "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "dynamodbTable", "saveOnDel",
+  "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "refreshInterval", "fileMode", "directoryMode", "dynamodbTable", "saveOnDel",
   "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
 const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
@@ -127,6 +143,14 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
   }
   if (o.maxEntries !== undefined && !(Number.isSafeInteger(o.maxEntries) && o.maxEntries > 0)) {
     fail(where, "maxEntries", o.maxEntries, "a whole number of entries, 1 or more");
+  }
+  if (o.refreshInterval !== undefined && !(typeof o.refreshInterval === "number" && Number.isFinite(o.refreshInterval) && o.refreshInterval >= 0)) {
+    fail(where, "refreshInterval", o.refreshInterval, "a number of milliseconds, 0 or more");
+  }
+  for (const mode of ["fileMode", "directoryMode"] as const) {
+    if (o[mode] !== undefined && !(Number.isInteger(o[mode]) && (o[mode] as number) >= 0 && (o[mode] as number) <= 0o777)) {
+      fail(where, mode, o[mode], "permission bits from 0 to 0o777, e.g. 0o600");
+    }
   }
   if (o.logger !== undefined && !isCacheLogger(o.logger)) fail(where, "logger", o.logger, "an object with debug, info, warn and error methods");
   if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && isValidTableName(o.dynamodbTable))) {
@@ -154,6 +178,9 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
     exclude: new Set(o.exclude ?? []),
     writeDelay: o.writeDelay ?? 100,
     maxEntries: o.maxEntries,
+    refreshIntervalMs: o.refreshInterval ?? 1000,
+    fileMode: o.fileMode ?? 0o600,
+    directoryMode: o.directoryMode ?? 0o700,
     dynamodbTable: o.dynamodbTable,
     saveOnDel: o.saveOnDel ?? false,
     dynamodbEndpoint: o.dynamodbEndpoint,

@@ -4,7 +4,7 @@
  * options and misuse, and where (and whether) messages go.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -106,6 +106,7 @@ describe("a damaged or foreign cache file", () => {
     const directory = tempDir();
     const file = join(directory, "damaged.json");
     writeFileSync(file, truncated);
+    settle(file);
 
     const log = recordingLogger();
     const { Squares, calls } = makeSquares(directory, "damaged", log);
@@ -283,7 +284,8 @@ describe("a process killed in the middle of writing", () => {
         }
         const reopened = new Storm();
         expect(log.messages).toEqual([]);
-        expect(reopened.jsonCacheStats().totalEntries).toBe(keys.length);
+        // The file's entries, and those of the journal (a kill during a fold leaves it sealed beside the file).
+        expect(reopened.jsonCacheStats().totalEntries).toBeGreaterThanOrEqual(keys.length);
         outcomes.push({ entries: keys.length });
       }
     }
@@ -721,6 +723,7 @@ describe("logging", () => {
     // A damaged file reported at construction, and a failed write, through the same logger.
     const directory = tempDir();
     writeFileSync(join(directory, "broken.json"), "{ not json");
+    settle(join(directory, "broken.json"));
     const { Squares } = makeSquares(directory, "broken", throwing);
     const squares = new Squares();
     expect(squares.square(2)).toBe(4);
@@ -754,3 +757,9 @@ describe("a cache path that is not a file", () => {
     expect(warnings(log)[0]).toContain("cannot be read");
   });
 });
+
+/** Dates a file a minute back: it has stayed as it is, so it is not being written by another program. */
+function settle(file: string): void {
+  const past = new Date(Date.now() - 60_000);
+  utimesSync(file, past, past);
+}

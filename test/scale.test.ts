@@ -324,15 +324,14 @@ describe("every encodable value round-trips through the file", () => {
     await fc.assert(
       fc.asyncProperty(value, async (original) => {
         const path = join(directory, `round-trip-${run++}.json`);
-        const noop = () => undefined;
-        const writer = new LocalFileStore(path, "round-trip", log, 0, noop, noop);
+        const writer = new LocalFileStore({ path, dataId: "round-trip", log });
         writer.set("value(){}", {
           time: Date.now(), async: false, origin: "process", value: original, decoded: true, raw: encodeValue(original), text: undefined, persistent: true,
         });
         expect(await writer.flush()).toBe(true);
-        const reader = new LocalFileStore(path, "round-trip", log, 0, noop, noop);
+        const reader = new LocalFileStore({ path, dataId: "round-trip", log });
         reader.load();
-        const entry = reader.entries.get("value(){}");
+        const entry = reader.get("value(){}");
         expect(entry).toBeDefined();
         expect(reader.valueOf(entry as NonNullable<typeof entry>)).toStrictEqual(original);
       }),

@@ -136,7 +136,7 @@ function openFile(ctx: Context, dir: string, file: string): OpenCache | Unreadab
   const ref: CacheRef = { path, file, dataId, name: dataId ?? stem };
   if ("error" in inspected) return { ref, error: inspected.error };
   const log = new CacheLog(true, collector(ctx.warnings));
-  const store = new LocalFileStore(path, ref.name, log, 0, () => undefined, () => undefined);
+  const store = new LocalFileStore({ path, dataId: ref.name, log });
   store.load();
   return { ref, store, bytes: fileSize(path) + fileSize(store.journalPath) };
 }
@@ -283,13 +283,13 @@ export async function listCaches(ctx: Context): Promise<ListResult> {
     let oldest = Infinity;
     let newest = -Infinity;
     const functions = new Set<string>();
-    for (const [key, entry] of opened.store.entries) {
+    for (const [key, entry] of opened.store.allEntries()) {
       oldest = Math.min(oldest, entry.time);
       newest = Math.max(newest, entry.time);
       functions.add(functionOfKey(key));
     }
     const iso = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString() : null);
-    return { ...base, entries: opened.store.entries.size, functions: functions.size, bytes: opened.bytes, oldest: iso(oldest), newest: iso(newest) };
+    return { ...base, entries: opened.store.size, functions: functions.size, bytes: opened.bytes, oldest: iso(oldest), newest: iso(newest) };
   });
   const l2 = ctx.l2;
   if (l2 !== undefined) {
@@ -329,7 +329,7 @@ export async function showCache(ctx: Context, id: string): Promise<ShowResult> {
   const dataId = opened?.ref.name ?? id;
   const entries = new Map<string, EntryInfo>();
   if (opened !== undefined) {
-    for (const [key, entry] of opened.store.entries) entries.set(key, entryInfo(ctx, key, entry.time, entry.async, entryTtlMs(ctx, entry)));
+    for (const [key, entry] of opened.store.allEntries()) entries.set(key, entryInfo(ctx, key, entry.time, entry.async, entryTtlMs(ctx, entry)));
   }
   if (ctx.l2 !== undefined) {
     for (const info of entries.values()) info.where = "l1";
@@ -381,7 +381,7 @@ export async function getEntry(ctx: Context, id: string, key: string): Promise<G
   const opened = openById(ctx, id);
   if (opened === undefined && ctx.l2 === undefined) throw unknownCache(ctx, id);
   const dataId = opened?.ref.name ?? id;
-  const local = opened?.store.entries.get(key);
+  const local = opened?.store.get(key);
   const fn = functionOfKey(key);
   if (opened !== undefined && local !== undefined) {
     let value: unknown;
@@ -392,7 +392,7 @@ export async function getEntry(ctx: Context, id: string, key: string): Promise<G
     }
     return { dataId, key, function: fn, computedAt: new Date(local.time).toISOString(), async: local.async, source: "l1", encoded: local.raw, value };
   }
-  let keys = opened ? [...opened.store.entries.keys()] : [];
+  let keys = opened ? [...opened.store.allEntries()].map(([key]) => key) : [];
   if (ctx.l2 !== undefined) {
     const remote = await l2Value(ctx, ctx.l2.get(dataId, key));
     if (remote !== undefined) {
@@ -443,8 +443,9 @@ export async function clearCache(ctx: Context, id: string, fn: string | undefine
   const dataId = opened?.ref.name ?? id;
   let removed = 0;
   if (opened !== undefined) {
-    removed = opened.store.remove(fn).length;
-    if (removed > 0) await persist(ctx, opened);
+    removed = opened.store.clear(fn).length;
+    // Written even when this file held none: running processes may hold results not written yet.
+    await persist(ctx, opened);
   }
   const result: ClearResult = { dataId, file: opened?.ref.file ?? null, function: fn ?? null, removed };
   if (ctx.l2 !== undefined) {
@@ -490,7 +491,7 @@ export async function pruneCaches(ctx: Context, id: string | undefined, dryRun: 
       ctx.warnings.push(`skipped ${opened.ref.path}: it is ${opened.error}`);
       continue;
     }
-    const expired = [...opened.store.entries].filter(([, entry]) => isExpired(ctx, entry)).map(([key]) => key);
+    const expired = [...opened.store.allEntries()].filter(([, entry]) => isExpired(ctx, entry)).map(([key]) => key);
     const keys = dryRun ? expired : opened.store.removeKeys(expired);
     if (!dryRun && keys.length > 0) await persist(ctx, opened);
     caches.push({ dataId: opened.ref.dataId, name: opened.ref.name, file: opened.ref.file, removed: keys.length, keys });
@@ -551,7 +552,7 @@ export async function cacheStats(ctx: Context): Promise<StatsResult> {
     result.bytes += opened.bytes;
     names.push(opened.ref.name);
     const functions = new Set<string>();
-    for (const [key, entry] of opened.store.entries) {
+    for (const [key, entry] of opened.store.allEntries()) {
       result.entries++;
       if (isExpired(ctx, entry)) result.expired++;
       else result.live++;

@@ -24,6 +24,15 @@ export const FORMAT_VERSION = 1;
 export interface LoadedCacheFile {
   /** Persisted attributes, still encoded. */
   variables: Record<string, unknown>;
+  /**
+   * When the attributes were saved: our marker's `vars_ms`, else (a file another program wrote) its
+   * `_json_cache_last_save_date`; 0 when unknown.
+   */
+  variablesTime: number;
+  /** Clear times recorded in our marker (function → epoch ms; "*" for all functions). */
+  clears: Map<string, number>;
+  /** Whether the file carries our `_cacherator` marker: written by this library, not rewritten by another program. */
+  ours: boolean;
   /** Entries that were dropped because they had no value or no readable time. */
   skipped: number;
 }
@@ -53,7 +62,10 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
     onEntry(key, record.value, time, record.async === true, entryMeta(record));
   }
   const variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
-  return { variables, skipped };
+  const marker = isRecord(data._cacherator) ? data._cacherator : undefined;
+  const savedAt = typeof data._json_cache_last_save_date === "string" ? parseTimestamp(data._json_cache_last_save_date) : undefined;
+  const markedTime = marker !== undefined && typeof marker.vars_ms === "number" ? marker.vars_ms : undefined;
+  return { variables, skipped, variablesTime: markedTime ?? savedAt ?? 0, clears: parseClears(marker?.clears), ours: marker !== undefined };
 }
 
 export function entryTime(entry: Record<string, unknown>): number | undefined {
@@ -87,12 +99,21 @@ export function entryMeta(entry: Record<string, unknown>): EntryMeta | undefined
   return ttlMs === undefined && version === undefined ? undefined : { ttlMs, version };
 }
 
+/** What our marker records besides the dataId. */
+export interface MarkerExtras {
+  /** When the attributes in the file were saved. */
+  variablesTime?: number;
+  /** Clear times (function → epoch ms). */
+  clears?: ReadonlyMap<string, number>;
+}
+
 /** The whole file from already-serialised entry lines and attributes. */
 export function serializeCacheFile(
   dataId: string,
   entryLines: Iterable<[key: string, text: string]>,
   variables: Iterable<[name: string, text: string]>,
   savedAt: number,
+  extras: MarkerExtras = {},
 ): string {
   const parts: string[] = ['{\n    "_json_cache_func_cache": {'];
   let first = true;
@@ -109,7 +130,10 @@ export function serializeCacheFile(
     first = false;
   }
   parts.push(first ? "},\n" : "\n    },\n");
-  parts.push(`    "_cacherator": {"format": ${FORMAT_VERSION}, "data_id": ${JSON.stringify(dataId)}}\n}\n`);
+  let marker = `"format": ${FORMAT_VERSION}, "data_id": ${JSON.stringify(dataId)}`;
+  if (extras.variablesTime) marker += `, "vars_ms": ${extras.variablesTime}`;
+  if (extras.clears !== undefined && extras.clears.size > 0) marker += `, "clears": ${JSON.stringify(Object.fromEntries(extras.clears))}`;
+  parts.push(`    "_cacherator": {${marker}}\n}\n`);
   return parts.join("");
 }
 
@@ -152,6 +176,16 @@ function replaceNonFiniteTokens(text: string): string {
     i++;
   }
   return out;
+}
+
+/** A map of clear times as stored in a journal line or in the cache file's marker. */
+export function parseClears(value: unknown): Map<string, number> {
+  const clears = new Map<string, number>();
+  if (!isRecord(value)) return clears;
+  for (const [name, time] of Object.entries(value)) {
+    if (typeof time === "number" && Number.isFinite(time)) clears.set(name, time);
+  }
+  return clears;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,127 +1,249 @@
 /**
- * A lock file beside a cache file, so that processes sharing one cache take turns to merge and write
- * it. The lock is created exclusively (O_EXCL) and names its owner's pid. A lock whose process is gone,
- * or that is older than `STALE_MS`, is taken over, so a process killed while writing blocks nobody.
+ * The lock file beside a cache file, `<file>.lock`, held by the one process that folds the journal into
+ * the cache file (compaction). Appends to the journal need no lock (journal-writer.ts), so nothing but a
+ * compaction ever waits for it, and nobody waits long: a busy lock means "append instead".
+ *
+ * Invariants:
+ * - A lock is created whole or not at all: its content is written to a private temporary file that is
+ *   then hard-linked to the lock path (link fails if the path exists, and never follows a symlink).
+ * - A lock of a live process is never taken, however long it is held: a holder whose event loop is
+ *   busy, or that is stopped (SIGSTOP, a debugger), keeps it. Only a dead holder's lock is taken over:
+ *   its pid no longer exists on this host, or runs another program (the process start time differs),
+ *   or it names this very process but a lock this process does not hold (a container restarted with
+ *   the same pid). A lock of another host (a shared volume) is judged by age alone.
+ * - A stale lock is taken over by exactly one process: it is renamed aside (atomic), and only if what
+ *   was renamed is the lock judged stale is it removed; a live lock moved by mistake is linked back.
+ * - A holder checks that the lock is still its own right before it commits (`stillHeld`), so even a
+ *   lock removed by hand cannot make it replace newer data.
+ * - Nothing here spins: a lock that cannot be created, read or removed (a directory at its path, a
+ *   directory this user may not write) is an error with a reason, and waits yield to the event loop.
  */
 import * as fs from "node:fs";
+import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { privateName } from "./private-names.js";
 
-const STALE_MS = 30_000;
-/** Past this, a lock is taken over even from a live process: a write never takes this long. */
-const MAX_WAIT_MS = 10_000;
+/** A lock of another host is taken over after this long without change. */
+const FOREIGN_STALE_MS = 60_000;
+/** A lock that cannot be parsed (an older version's, or damaged) is taken over after this long. */
+const UNREADABLE_STALE_MS = 5_000;
 
-export async function withFileLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
-  const token = newToken();
-  const start = Date.now();
-  while (!tryCreate(lockPath, token)) {
-    if (isStale(lockPath, false) || Date.now() - start > MAX_WAIT_MS) {
-      removeLock(lockPath);
-      continue;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8));
+export interface LockOwner {
+  pid: number;
+  host: string;
+  start: string;
+  nonce: string;
+}
+
+/** The lock cannot be used at all (not merely busy); the message says why and what to do. */
+export class LockUnusableError extends Error {
+  constructor(
+    readonly lockPath: string,
+    reason: string,
+  ) {
+    super(`the lock file ${lockPath} cannot be used: ${reason}`);
   }
-  try {
-    return await work();
-  } finally {
-    release(lockPath, token);
+}
+
+const HOST = hostname();
+let ownStart: string | undefined;
+/** Nonces of the locks this process holds now. */
+const heldNonces = new Set<string>();
+
+export class HeldLock {
+  #released = false;
+  constructor(
+    readonly lockPath: string,
+    readonly content: string,
+    private readonly nonce: string,
+  ) {}
+
+  /** Whether the lock file is still this one: checked right before a commit. */
+  stillHeld(): boolean {
+    if (this.#released) return false;
+    try {
+      return fs.readFileSync(this.lockPath, "utf8") === this.content;
+    } catch {
+      return false;
+    }
+  }
+
+  release(): void {
+    if (this.#released) return;
+    const mine = this.stillHeld();
+    this.#released = true;
+    heldNonces.delete(this.nonce);
+    if (mine) removeQuietly(this.lockPath);
   }
 }
 
 /**
- * The synchronous form, for process exit. A lock held by this very process belongs to a write the exit
- * has abandoned, so it is taken over at once.
+ * One attempt, taking over a dead holder's lock: the lock, or `undefined` when a live process holds it.
+ * @throws {LockUnusableError} when the lock can be neither created nor judged.
  */
-export function withFileLockSync<T>(lockPath: string, work: () => T, maxWaitMs = 2_000): T {
-  const token = newToken();
-  const start = Date.now();
-  while (!tryCreate(lockPath, token)) {
-    if (isStale(lockPath, true) || Date.now() - start > maxWaitMs) {
-      removeLock(lockPath);
-      continue;
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+export function tryLock(lockPath: string, mode = 0o600): HeldLock | undefined {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const held = tryCreate(lockPath, mode);
+    if (held !== undefined) return held;
+    const current = readLock(lockPath);
+    if (current === undefined) continue; // released meanwhile: try again at once
+    if (!isStale(current.text, current.mtimeMs)) return undefined;
+    takeOver(lockPath, current.text);
   }
-  try {
-    return work();
-  } finally {
-    release(lockPath, token);
+  return undefined;
+}
+
+/** Tries for up to `waitMs`, yielding between attempts; `undefined` if the lock stayed busy. */
+export async function lock(lockPath: string, waitMs: number, mode = 0o600): Promise<HeldLock | undefined> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const held = tryLock(lockPath, mode);
+    if (held !== undefined || Date.now() >= until) return held;
+    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
   }
 }
 
-/**
- * One attempt, without waiting: runs `work` under the lock if it is free (or stale) and returns true,
- * else returns false at once. For work that can be skipped while another process holds the lock.
- */
-export function tryWithFileLockSync(lockPath: string, work: () => void): boolean {
-  const token = newToken();
-  if (!tryCreate(lockPath, token)) {
-    if (!isStale(lockPath, false)) return false;
-    removeLock(lockPath);
-    if (!tryCreate(lockPath, token)) return false;
+/** The synchronous form, for process exit: blocks for up to `waitMs`. */
+export function lockSync(lockPath: string, waitMs: number, mode = 0o600): HeldLock | undefined {
+  const until = Date.now() + waitMs;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const held = tryLock(lockPath, mode);
+    if (held !== undefined || Date.now() >= until) return held;
+    Atomics.wait(sleeper, 0, 0, 5);
   }
-  try {
-    work();
-  } finally {
-    release(lockPath, token);
-  }
-  return true;
 }
 
-function newToken(): string {
-  return `${process.pid} ${randomBytes(6).toString("hex")}`;
-}
-
-/** Creates the lock; false if it exists. Other errors (a missing directory…) are thrown. */
-function tryCreate(lockPath: string, token: string): boolean {
-  let fd: number;
+/** Creates the lock whole, by linking a private file to its path; `undefined` if it exists. */
+function tryCreate(lockPath: string, mode: number): HeldLock | undefined {
+  const nonce = randomBytes(8).toString("hex");
+  const owner: LockOwner = { pid: process.pid, host: HOST, start: processStart(process.pid) ?? "", nonce };
+  const content = JSON.stringify(owner);
+  const staging = join(dirname(lockPath), privateName(basename(lockPath), "new"));
   try {
-    fd = fs.openSync(lockPath, "wx");
+    fs.writeFileSync(staging, content, { flag: "wx", mode });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
+    removeQuietly(staging);
+    throw new LockUnusableError(lockPath, `${describe(error)}; check that the cache directory exists and is writable`);
   }
   try {
-    fs.writeSync(fd, token);
+    fs.linkSync(staging, lockPath);
+  } catch (error) {
+    if (code(error) === "EEXIST") return undefined;
+    throw new LockUnusableError(lockPath, describe(error));
   } finally {
-    fs.closeSync(fd);
+    removeQuietly(staging);
   }
-  return true;
+  heldNonces.add(nonce);
+  return new HeldLock(lockPath, content, nonce);
 }
 
-function isStale(lockPath: string, ownPidIsStale: boolean): boolean {
-  let content: string;
-  let age: number;
+function readLock(lockPath: string): { text: string; mtimeMs: number } | undefined {
   try {
-    content = fs.readFileSync(lockPath, "utf8");
-    age = Date.now() - fs.statSync(lockPath).mtimeMs;
-  } catch {
-    return false; // gone already: the next attempt may succeed
+    const stat = fs.lstatSync(lockPath);
+    if (!stat.isFile()) throw new LockUnusableError(lockPath, `it is not a regular file (a ${stat.isDirectory() ? "directory" : "symbolic link or special file"}); remove it`);
+    return { text: fs.readFileSync(lockPath, "utf8"), mtimeMs: stat.mtimeMs };
+  } catch (error) {
+    if (error instanceof LockUnusableError) throw error;
+    if (code(error) === "ENOENT") return undefined;
+    throw new LockUnusableError(lockPath, describe(error));
   }
-  if (age > STALE_MS) return true;
-  const pid = Number.parseInt(content, 10);
-  if (!Number.isInteger(pid)) return age > 1_000; // its creator died before writing its pid
-  if (pid === process.pid) return ownPidIsStale;
+}
+
+/** Whether a lock with this content (modified at `mtimeMs`) belongs to no live process. */
+export function isStale(text: string, mtimeMs: number, now = Date.now()): boolean {
+  const owner = parseOwner(text);
+  if (owner === undefined) return now - mtimeMs > UNREADABLE_STALE_MS;
+  if (owner.host !== HOST) return now - mtimeMs > FOREIGN_STALE_MS;
+  if (owner.pid === process.pid) return !heldNonces.has(owner.nonce);
+  if (!isAlive(owner.pid)) return true;
+  // The pid is in use: by the holder, or by a newer process that got the number of a dead one.
+  const start = processStart(owner.pid);
+  return owner.start !== "" && start !== undefined && start !== owner.start;
+}
+
+/** Parses a lock's content; an older version wrote `"<pid> <nonce>"`. */
+export function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const data = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof data.pid === "number" && typeof data.host === "string") {
+      return { pid: data.pid, host: data.host, start: typeof data.start === "string" ? data.start : "", nonce: String(data.nonce ?? "") };
+    }
+    return undefined;
+  } catch {
+    const match = /^(\d+) (\S+)$/.exec(text);
+    return match ? { pid: Number(match[1]), host: HOST, start: "", nonce: match[2] as string } : undefined;
+  }
+}
+
+/**
+ * Removes a stale lock so that exactly one process does: the lock is renamed to a private name; if
+ * what was moved is not the lock judged stale (another process took over and created its own in the
+ * meantime), it is linked back.
+ */
+function takeOver(lockPath: string, staleText: string): void {
+  const aside = join(dirname(lockPath), privateName(basename(lockPath), "stale"));
+  try {
+    fs.renameSync(lockPath, aside);
+  } catch (error) {
+    if (code(error) === "ENOENT") return; // another process took it over first
+    throw new LockUnusableError(lockPath, `it belongs to a process that is gone, but cannot be removed (${describe(error)}); remove it by hand`);
+  }
+  let moved: string | undefined;
+  try {
+    moved = fs.readFileSync(aside, "utf8");
+  } catch {
+    moved = undefined;
+  }
+  if (moved !== staleText) {
+    try {
+      fs.linkSync(aside, lockPath);
+    } catch {
+      // A third process created a lock meanwhile: the one moved was taken from a holder that will
+      // see so before it commits (stillHeld) and redo its work.
+    }
+  }
+  removeQuietly(aside);
+}
+
+/** Whether a process with this pid exists on this host. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
+    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
+    return code(error) === "EPERM";
   }
 }
 
-function removeLock(lockPath: string): void {
+/** The start time of a process (Linux: field 22 of /proc/<pid>/stat), to tell a reused pid apart. */
+function processStart(pid: number): string | undefined {
+  if (pid === process.pid && ownStart !== undefined) return ownStart;
+  let start: string | undefined;
   try {
-    fs.rmSync(lockPath, { force: true });
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
-    // Another process removed or replaced it first; the next attempt sorts it out.
+    start = undefined;
+  }
+  if (pid === process.pid) ownStart = start ?? "";
+  return start;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch {
+    // Gone already, or never made.
   }
 }
 
-/** Removes the lock if it is still ours (it may have been taken over as stale). */
-function release(lockPath: string, token: string): void {
-  try {
-    if (fs.readFileSync(lockPath, "utf8") === token) fs.rmSync(lockPath, { force: true });
-  } catch {
-    // Already gone.
-  }
+function code(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,180 +1,310 @@
 /**
- * The L1 tier: one JSON file per dataId, held in memory as a Map and written back off the call path.
+ * The L1 tier: one JSON file per dataId, held in memory (memory-table.ts) and written back off the call
+ * path. Several processes may share the file; what one saved, another never loses.
  *
- * - Reads happen once, at open, synchronously (constructors are synchronous).
+ * - Reads happen at open, synchronously (constructors are synchronous), and later whenever the file or
+ *   its journal changed: on a miss, before a write, and on a hit at most once per `refreshIntervalMs`.
+ *   Reading needs no lock: files are replaced by rename, journals only grow, and every change carries a
+ *   time, so merging is order-free (memory-table.ts).
  * - A change marks the store dirty and schedules one write `writeDelay` ms later, so a burst of misses
- *   becomes one write. `flush()` writes now; with `durable` it also fsyncs.
- * - A small cache is rewritten whole at each write: a temporary file renamed over the cache file, so a
- *   crash leaves the old file or the new one, never a truncated one. A large cache (a file of 64 KiB or
- *   more) appends what changed to a journal beside it (journal.ts) instead, so a write costs the same
- *   at a thousand entries and at a million; the journal is folded into the file (compaction, which also
- *   prunes expired entries) when it outgrows the file, and at normal exit.
- * - A file that cannot be read as a cache file is moved aside (never overwritten) and the store starts
- *   empty.
- * - Several processes may share one file. Every write takes a lock file; before writing, and on a miss,
- *   a process merges what others wrote since it last looked (their new entries, their removals).
+ *   becomes one write. `flush()` writes now; with `durable` it also fsyncs. Writes of all stores share
+ *   one bounded queue (write-queue.ts); a failed write is retried on a timer with backoff.
+ * - A write appends the changes to `<file>.journal` (no lock: journal-file.ts), or, when the file is
+ *   small (so it stays complete for the Python library) or the journal has outgrown it, folds the
+ *   journal into a new file (compaction) under `<file>.lock` (file-lock.ts). A busy lock never makes a
+ *   write wait: it appends instead, and the fold happens later.
+ * - A file that stays unreadable is moved aside (quarantine.ts), never overwritten; one being rewritten
+ *   in place by another program is read again later.
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
-import { ForeignFileError, entryText, parseCacheFile, serializeCacheFile, type EntryMeta, type LoadedCacheFile } from "./cache-file.js";
-import { deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
+import { entryText, parseCacheFile, serializeCacheFile } from "./cache-file.js";
+import { clearLine, deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
+import { appendToJournal, appendToJournalSync, leftoverSealedJournals, readJournalLines, sealJournal } from "./journal-file.js";
 import { functionOfKey } from "../keys/call-key.js";
-import { tryWithFileLockSync, withFileLock, withFileLockSync } from "./file-lock.js";
+import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
 import type { L2Sync } from "./l2-sync.js";
 import { globalMetrics } from "../events.js";
+import { Changes, MemoryTable, type StoredEntry } from "./memory-table.js";
+import { isSettled, setAside, describe } from "./quarantine.js";
+import { removeLeftovers } from "./private-names.js";
+import { writeSnapshot, writeSnapshotSync } from "./snapshot-file.js";
+import { inWriteSlot, retryDelayMs } from "./write-queue.js";
 
-/** Where an entry's value came from when this process first had it. */
-export type EntryOrigin = "l1" | "l2" | "process";
+export type { EntryOrigin, StoredEntry } from "./memory-table.js";
+export { describe } from "./quarantine.js";
 
-export interface StoredEntry {
-  /** Computation time, epoch ms. */
-  readonly time: number;
-  readonly async: boolean;
-  readonly origin: EntryOrigin;
-  /** The value as callers get it; valid once `decoded` is true. */
-  value: unknown;
-  decoded: boolean;
-  /** The encoded value (codec output): as read from a file, or as computed; the entry's line and L2 item are made from it. */
-  raw: unknown;
-  /** The entry's line in the file; `undefined` until first needed. */
-  text: string | undefined;
-  /** False for values that cannot be encoded: they live in memory only. */
-  readonly persistent: boolean;
-  /** A TTL and a version the entry carries itself (see EntryMeta); usually absent. */
-  readonly meta?: EntryMeta | undefined;
+export interface LocalFileStoreOptions {
+  path: string;
+  dataId: string;
+  log: CacheLog;
+  /** Delay that coalesces changes into one write, ms. */
+  writeDelay?: number;
+  /** Mode of new files (default 0o600). */
+  fileMode?: number;
+  /** Mode of new directories (default 0o700). */
+  directoryMode?: number;
+  /** A hit looks for other processes' changes at most this often, ms (default 1000). */
+  refreshIntervalMs?: number;
+  /** Called when the store has changes to write, and when it has none left. */
+  onDirty?: (store: LocalFileStore) => void;
+  onClean?: (store: LocalFileStore) => void;
+  /** Called when the store appended to its journal (to be folded at exit). */
+  onJournal?: (store: LocalFileStore) => void;
+}
+
+/** From this cache file size on, writes append to the journal instead of rewriting the file. */
+const JOURNAL_FROM_BYTES = 64 * 1024;
+/** At exit, how long to wait for another process's fold before appending instead. */
+const EXIT_LOCK_WAIT_MS = 1_000;
+
+class LockLostError extends Error {
+  constructor(lockPath: string) {
+    super(`the lock ${lockPath} was removed by someone else during the write; it is written again`);
+  }
 }
 
 export class LocalFileStore {
-  readonly entries = new Map<string, StoredEntry>();
-  /** Persisted attributes (as of the last load or `jsonCacheSave()`): name → JSON text of the encoded value. */
-  variables = new Map<string, string>();
+  readonly path: string;
+  readonly dataId: string;
+  readonly log: CacheLog;
+  readonly journalPath: string;
   /** Answers of async misses under way, so concurrent identical calls share one execution. */
   readonly inflight = new Map<string, Promise<unknown>>();
   /** Functions whose entries from earlier runs were already dropped by `@Cached({ clearCache: true })`. */
   readonly clearedFunctions = new Set<string>();
-
-  #dirty = false;
-  #timer: NodeJS.Timeout | undefined;
-  #writing: Promise<boolean> | undefined;
-  #queued: Promise<boolean> | undefined;
-  #queuedDurable = false;
-  #tmpInFlight: string | undefined;
-  #directoryReady = false;
-  /** Set when our file could be neither read nor moved aside: writing would destroy it. */
-  #frozen = false;
   /** The DynamoDB link of this dataId, when a table is configured. */
   l2: L2Sync | undefined;
   /** Bytes written to this cache's file and journal by this process. */
   bytesWritten = 0;
   /** The longest instance TTL of the instances using this store (for entries of uncalled methods). */
   defaultTtlMs = 0;
-  /** At most this many entries; the least recently used are evicted. */
-  maxEntries: number | undefined;
-  readonly journalPath: string;
+  /** A hit looks at the file again once `Date.now()` reaches this. */
+  checkAt = 0;
+  refreshIntervalMs: number;
+  fileMode: number;
+  directoryMode: number;
+
+  readonly #table = new MemoryTable();
   readonly #lockPath: string;
+  readonly #writeDelay: number;
+  readonly #onDirty: (store: LocalFileStore) => void;
+  readonly #onClean: (store: LocalFileStore) => void;
+  readonly #onJournal: (store: LocalFileStore) => void;
   /** TTL of each function called in this process, so compaction can prune its expired entries. */
   readonly #ttls = new Map<string, number>();
-  /** Identity of the file (inode, size, mtime) as this process last read or wrote it. */
+
+  /** Identity of the file (inode, size, mtime) as last read or written; "" when it must be read. */
   #known = "";
-  /** Bytes of the journal already applied to memory. */
+  /** Identity of the journal file whose first `#journalOffset` bytes are applied. */
+  #journalKnown = "";
   #journalOffset = 0;
   /** Size of the cache file as last read or written; decides between rewriting and appending. */
   #fileBytes = 0;
-  /** Keys set since the file was last read or written: ours, not yet on disk. */
-  #unsynced = new Set<string>();
-  /** Keys removed since then: not to be taken back from the file. */
-  #removed = new Set<string>();
-  /** Whether `variables` changed (jsonCacheSave) since then. */
-  #variablesUnsynced = false;
+  /** Set when our file could be neither read nor moved aside: writing would destroy it. */
+  #frozen = false;
+  /** The file is unreadable but still changing (being rewritten in place): not to be replaced yet. */
+  #fileBusy = false;
+  /** This process appended to the journal: fold it in at exit. */
+  #appended = false;
 
-  constructor(
-    readonly path: string,
-    readonly dataId: string,
-    readonly log: CacheLog,
-    private readonly writeDelay: number,
-    private readonly onDirty: (store: LocalFileStore) => void,
-    private readonly onClean: (store: LocalFileStore) => void,
-    private readonly onJournal: (store: LocalFileStore) => void = () => undefined,
-  ) {
-    this.journalPath = `${path}.journal`;
-    this.#lockPath = `${path}.lock`;
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<boolean> | undefined;
+  #taken: Changes | undefined;
+  #queued: Promise<boolean> | undefined;
+  #queuedDurable = false;
+  #failures = 0;
+  #directoryReady = false;
+
+  constructor(options: LocalFileStoreOptions) {
+    this.path = options.path;
+    this.dataId = options.dataId;
+    this.log = options.log;
+    this.journalPath = `${options.path}.journal`;
+    this.#lockPath = `${options.path}.lock`;
+    this.#writeDelay = options.writeDelay ?? 0;
+    this.fileMode = options.fileMode ?? 0o600;
+    this.directoryMode = options.directoryMode ?? 0o700;
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 1000;
+    this.#onDirty = options.onDirty ?? noop;
+    this.#onClean = options.onClean ?? noop;
+    this.#onJournal = options.onJournal ?? noop;
   }
 
-  /** Starts empty, leaving the file as it is until the next write replaces it (`clearCache`). */
-  ignoreFile(): void {
-    this.#known = fileIdentity(this.path);
-    this.#journalOffset = fileSize(this.journalPath);
-  }
+  // --- Reading --------------------------------------------------------------------------------------
 
-  /** Loads `path`, or `legacyPath` (a file the Python library wrote) when `path` does not exist. */
+  /** Loads the file, or `legacyPath` (a file the Python library wrote) when there is none of ours. */
   load(legacyPath?: string): void {
-    this.#known = fileIdentity(this.path);
-    let source = this.path;
+    let state = this.#readFile();
+    // Unreadable but still changing: another program is writing it. Give it a moment.
+    for (let attempt = 0; state === "busy" && attempt < 5; attempt++) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      state = this.#readFile();
+    }
+    if (state !== "missing" || legacyPath === undefined || legacyPath === this.path || this.#table.size > 0) return;
     let text: string;
     try {
-      text = fs.readFileSync(source, "utf8");
+      text = fs.readFileSync(legacyPath, "utf8");
     } catch (error) {
-      if (!isNotFound(error)) return this.#setAside(source, error);
-      if (fileSize(this.journalPath) > 0) {
-        // The file is gone but its journal is not: keep what the journal holds.
-        this.#applyJournal();
-        return;
-      }
-      if (legacyPath === undefined || legacyPath === this.path) return;
-      try {
-        source = legacyPath;
-        text = fs.readFileSync(source, "utf8");
-      } catch (legacyError) {
-        if (!isNotFound(legacyError)) this.#unreadable(legacyError, legacyPath);
-        return;
-      }
+      if (!isNotFound(error)) this.log.once("warn", `unreadable:${legacyPath}`, `cannot read cache file ${legacyPath} (${describe(error)}); starting with an empty cache. Results are still returned.`);
+      return;
     }
-    let parsed: LoadedCacheFile;
     try {
-      parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
-        this.entries.set(key, loadedEntry(raw, time, async, meta));
-      });
+      this.#applyFile(text, legacyPath, new Set());
     } catch (error) {
-      this.entries.clear();
-      return this.#setAside(source, error);
+      if (isSettled(legacyPath)) setAside(legacyPath, error, this.log, false);
     }
-    this.variables = variablesOf(parsed.variables);
-    if (source === this.path) {
-      this.#fileBytes = fileSize(this.path);
-      this.#applyJournal();
-    }
-    if (parsed.skipped > 0) {
-      this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
-    }
-  }
-
-  #unreadable(error: unknown, path: string): void {
-    this.log.once("warn", `unreadable:${path}`, `cannot read cache file ${path} (${describe(error)}); starting with an empty cache. Results are still returned.`);
   }
 
   /**
-   * Keeps a file we cannot use under a new name, so nothing in it is lost, and starts empty. If our own
-   * file can be neither used nor moved, this store never writes, so it is never overwritten.
+   * Merges what other processes wrote since this one last looked: the whole file if it changed, else
+   * the journal lines added since. Returns whether anything was new. Costs two `stat`s otherwise.
    */
-  #setAside(source: string, error: unknown): void {
-    const aside = `${source}.unreadable-${Date.now()}`;
-    let where = `is kept as ${basename(aside)}; starting with an empty cache`;
-    try {
-      fs.renameSync(source, aside);
-    } catch (renameError) {
-      if (source === this.path) this.#frozen = true;
-      where =
-        `could not be moved aside (${describe(renameError)}), so it is left untouched` +
-        (this.#frozen ? " and this cache is not written; results are still returned" : "");
+  refresh(): boolean {
+    if (this.#frozen) return false;
+    this.checkAt = Date.now() + this.refreshIntervalMs;
+    if (this.#known !== "" && fileIdentity(this.path) === this.#known) return this.#applyJournal(this.journalPath, undefined);
+    return this.#readFile() === "read";
+  }
+
+  /**
+   * Reads the file, the journals a dead fold left sealed, and the journal, merging them into memory.
+   * "busy": the file is unreadable but still changing; "missing": there is none.
+   */
+  #readFile(sealed: string[] = leftoverSealedJournals(this.journalPath)): "read" | "missing" | "busy" | "aside" {
+    for (let attempt = 0; ; attempt++) {
+      const identity = fileIdentity(this.path);
+      let text: string | undefined;
+      const onDisk = new Set<string>();
+      let ours = false;
+      try {
+        text = fs.readFileSync(this.path, "utf8");
+        ours = this.#applyFile(text, this.path, onDisk);
+      } catch (error) {
+        if (!isNotFound(error)) {
+          // Not JSON, and changed within the last moments: another program is writing it in place.
+          if (error instanceof SyntaxError && !isSettled(this.path)) {
+            this.#fileBusy = true;
+            return "busy";
+          }
+          this.#fileBusy = false;
+          if (!setAside(this.path, error, this.log, true)) this.#frozen = true;
+          this.#known = fileIdentity(this.path);
+          this.#fileBytes = 0;
+          this.#writeBackWhole();
+          return "aside";
+        }
+      }
+      this.#fileBusy = false;
+      for (const path of sealed) this.#applyJournal(path, onDisk);
+      this.#journalKnown = "";
+      this.#applyJournal(this.journalPath, onDisk);
+      // Replaced again while we read (a fold by another process)? Read the new one: the journal we
+      // read may belong to it.
+      if (fileIdentity(this.path) !== identity && attempt < 3) continue;
+      // A rewrite by this library leaves out what was removed; another program's rewrite (no marker)
+      // only leaves out what it did not know: that is written back, never taken as removed.
+      if (ours) this.#table.dropMissing(onDisk);
+      else if (text !== undefined && this.#table.markMissing(onDisk)) this.markDirty();
+      this.#known = identity;
+      const hadFile = this.#fileBytes > 0;
+      this.#fileBytes = text === undefined ? 0 : Buffer.byteLength(text);
+      if (text === undefined) {
+        if (hadFile && this.#table.size > 0) this.#writeBackWhole(); // deleted under us
+        return onDisk.size > 0 ? "read" : "missing";
+      }
+      return "read";
     }
-    const why =
-      error instanceof ForeignFileError ? error.message
-      : error instanceof SyntaxError ? `it is not valid JSON (${error.message})`
-      : `it cannot be read (${describe(error)})`;
-    this.log.once("warn", `aside:${source}`, `cache file ${source} cannot be used: ${why}. The file ${where}.`);
+  }
+
+  #writeBackWhole(): void {
+    this.#table.markAllChanged();
+    this.markDirty();
+  }
+
+  /** Merges one file's text; returns whether this library wrote it (its marker). Throws if unusable. */
+  #applyFile(text: string, source: string, onDisk: Set<string>): boolean {
+    const table = this.#table;
+    const parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
+      onDisk.add(key);
+      table.adopt(key, raw, time, async, meta);
+    });
+    table.adoptClears(parsed.clears);
+    table.adoptVariables(variablesOf(parsed.variables, this.log, source), parsed.variablesTime);
+    if (parsed.skipped > 0) {
+      this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
+    }
+    return parsed.ours;
+  }
+
+  /**
+   * Applies a journal's complete lines: the live journal from where this process left off, a sealed one
+   * whole. Returns whether there was anything to apply.
+   */
+  #applyJournal(path: string, onDisk: Set<string> | undefined): boolean {
+    const live = path === this.journalPath;
+    let offset = 0;
+    if (live) {
+      const { identity, size } = journalIdentity(path);
+      if (identity !== this.#journalKnown) {
+        this.#journalKnown = identity;
+        this.#journalOffset = 0;
+      }
+      if (size <= this.#journalOffset) return false;
+      offset = this.#journalOffset;
+    }
+    const end = readJournalLines(path, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk));
+    if (live) this.#journalOffset = end;
+    return end > offset;
+  }
+
+  #applyOp(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
+    if (op === undefined) return;
+    const table = this.#table;
+    if (op.kind === "set") {
+      onDisk?.add(op.key);
+      table.adopt(op.key, op.raw, op.time, op.async, op.meta);
+    } else if (op.kind === "del") {
+      op.keys.forEach((key, i) => {
+        onDisk?.delete(key);
+        table.adoptRemoval(key, op.upto[i]);
+      });
+    } else if (op.kind === "clear") {
+      table.adoptClears(op.clears);
+    } else {
+      table.adoptVariables(variablesOf(op.variables, this.log, this.journalPath), op.time);
+    }
+  }
+
+  // --- The table ------------------------------------------------------------------------------------
+
+  /** The entry of `key`, live or not. */
+  get(key: string): StoredEntry | undefined {
+    return this.#table.get(key);
+  }
+
+  /** Every entry held in memory, in least-recently-used order. */
+  allEntries(): IterableIterator<[string, StoredEntry]> {
+    return this.#table.entries();
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  get variables(): ReadonlyMap<string, string> {
+    return this.#table.variables;
+  }
+
+  get maxEntries(): number | undefined {
+    return this.#table.maxEntries;
+  }
+
+  set maxEntries(bound: number | undefined) {
+    this.#table.maxEntries = bound;
   }
 
   /** The value of an entry, decoded on first use. Throws if the stored form cannot be decoded. */
@@ -187,54 +317,12 @@ export class LocalFileStore {
   }
 
   set(key: string, entry: StoredEntry): void {
-    this.entries.delete(key); // re-inserted last: the most recently used
-    this.entries.set(key, entry);
-    this.#removed.delete(key);
-    if (this.maxEntries !== undefined && this.entries.size > this.maxEntries) this.#evict();
-    if (!entry.persistent) return;
-    this.#unsynced.add(key);
-    this.markDirty();
-  }
-
-  /** The entry of `key`, live or not. */
-  get(key: string): StoredEntry | undefined {
-    return this.entries.get(key);
-  }
-
-  /** Every entry held in memory, in least-recently-used order. */
-  allEntries(): IterableIterator<[string, StoredEntry]> {
-    return this.entries.entries();
-  }
-
-  /**
-   * A clear that happened at `beforeMs` (here or on another machine): every entry of `fn` (of every
-   * function when `fn` is undefined) computed before that instant is removed, and the removal persisted.
-   * Returns the removed keys.
-   */
-  clearBefore(fn: string | undefined, beforeMs: number): string[] {
-    const keys: string[] = [];
-    for (const [key, entry] of this.entries) {
-      if (entry.time < beforeMs && (fn === undefined || functionOfKey(key) === fn)) keys.push(key);
-    }
-    return this.removeKeys(keys);
+    if (this.#table.set(key, entry)) this.markDirty();
   }
 
   /** Marks an entry as just used, for the `maxEntries` bound. */
   touch(key: string, entry: StoredEntry): void {
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-  }
-
-  #evict(): void {
-    const excess = this.entries.size - (this.maxEntries as number);
-    let evicted = 0;
-    for (const key of this.entries.keys()) {
-      if (evicted++ >= excess) break;
-      this.entries.delete(key);
-      this.#unsynced.delete(key);
-      this.#removed.add(key);
-    }
-    this.markDirty();
+    this.#table.touch(key, entry);
   }
 
   /** The longest TTL any instance used for a function in this process, if it was called. */
@@ -253,159 +341,55 @@ export class LocalFileStore {
 
   /** The attributes to write from now on (from `jsonCacheSave()`). */
   setVariables(variables: Map<string, string>): void {
-    this.variables = variables;
-    this.#variablesUnsynced = true;
+    this.#table.setVariables(variables, Date.now());
+    this.markDirty();
   }
 
   /**
-   * Merges what other processes wrote since this one last looked: the whole file if it was replaced,
-   * else the journal lines added since. Returns whether anything was new. Costs two `stat`s otherwise.
+   * Clears entries (all, or one function's): every one computed before now, including those other
+   * processes wrote and this one has not seen yet; the clear is persisted and reaches every process
+   * that shares the file. Returns the removed keys this process held.
    */
-  refresh(): boolean {
-    if (this.#frozen) return false;
-    if (fileIdentity(this.path) === this.#known) return this.#applyJournal();
-    // The file was replaced: reread it only under the lock, since another process may be half-way
-    // through a compaction (new file in place, old journal not yet removed). If the lock is busy, the
-    // next miss or write catches up.
-    let changed = false;
-    try {
-      const locked = tryWithFileLockSync(this.#lockPath, () => {
-        changed = this.#refreshLocked();
-      });
-      return locked && changed;
-    } catch {
-      return false; // no lock possible (the directory is gone…): the next write reports and repairs it
-    }
-  }
-
-  /** `refresh()` for a caller that holds the lock. */
-  #refreshLocked(): boolean {
-    const identity = fileIdentity(this.path);
-    if (identity === this.#known) return this.#applyJournal();
-    let text: string;
-    try {
-      text = fs.readFileSync(this.path, "utf8");
-    } catch {
-      // Removed under us (or unreadable): the next write puts back a whole file from memory.
-      this.#known = identity;
-      this.#fileBytes = 0;
-      return this.#applyJournal();
-    }
-    const onDisk = new Set<string>();
-    let parsed: LoadedCacheFile;
-    try {
-      parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
-        onDisk.add(key);
-        this.#adopt(key, raw, time, async, meta);
-      });
-    } catch (error) {
-      this.#setAside(this.path, error);
-      this.#known = fileIdentity(this.path);
-      return false;
-    }
-    this.#known = identity;
-    this.#fileBytes = fileSize(this.path);
-    if (!this.#variablesUnsynced) this.variables = variablesOf(parsed.variables);
-    this.#journalOffset = 0;
-    this.#applyJournal(onDisk);
-    // Entries this process had seen on disk that are gone now were removed by another process.
-    for (const [key, entry] of this.entries) {
-      if (entry.persistent && !onDisk.has(key) && !this.#unsynced.has(key)) this.entries.delete(key);
-    }
-    return true;
-  }
-
-  /** Takes an entry from disk unless this process removed it or holds a newer one. */
-  #adopt(key: string, raw: unknown, time: number, async: boolean, meta: EntryMeta | undefined): void {
-    if (this.#removed.has(key)) return;
-    const mine = this.entries.get(key);
-    if (mine !== undefined && mine.time >= time) return;
-    this.entries.delete(key);
-    this.entries.set(key, loadedEntry(raw, time, async, meta));
+  clear(fn?: string, at = Date.now()): string[] {
+    const removed = this.#table.clear(fn, at);
+    this.markDirty();
+    return removed;
   }
 
   /**
-   * Applies the journal's complete lines from `#journalOffset` on. `onDisk`, when given, tracks which
-   * keys the file and journal hold. Returns whether there was anything to apply.
+   * A clear that happened at `beforeMs` (here or on another machine): every entry of `fn` (of every
+   * function when `fn` is undefined) computed before that instant is removed, and the removal persisted.
+   * Returns the removed keys.
    */
-  #applyJournal(onDisk?: Set<string>): boolean {
-    const size = fileSize(this.journalPath);
-    if (size <= this.#journalOffset) {
-      if (size < this.#journalOffset) this.#journalOffset = 0; // folded away by a compaction
-      return false;
-    }
-    let chunk: Buffer;
-    try {
-      const fd = fs.openSync(this.journalPath, "r");
-      try {
-        chunk = Buffer.alloc(size - this.#journalOffset);
-        const read = fs.readSync(fd, chunk, 0, chunk.length, this.#journalOffset);
-        chunk = chunk.subarray(0, read);
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch {
-      return false;
-    }
-    const complete = chunk.lastIndexOf(0x0a) + 1; // a line still being written is read next time
-    if (complete === 0) return false;
-    for (const line of chunk.subarray(0, complete).toString("utf8").split("\n")) {
-      if (line.length > 0) this.#applyOp(parseJournalLine(line), onDisk);
-    }
-    this.#journalOffset += complete;
-    return true;
-  }
-
-  #applyOp(op: JournalOp | undefined, onDisk?: Set<string>): void {
-    if (op === undefined) return;
-    if (op.kind === "set") {
-      onDisk?.add(op.key);
-      this.#adopt(op.key, op.raw, op.time, op.async, op.meta);
-    } else if (op.kind === "del") {
-      for (const key of op.keys) {
-        onDisk?.delete(key);
-        if (!this.#unsynced.has(key)) this.entries.delete(key);
-      }
-    } else if (!this.#variablesUnsynced) {
-      this.variables = variablesOf(op.variables);
-    }
-  }
-
-  /** Removes entries (all, or one function's) and persists the removal. Returns the removed keys. */
-  remove(fn?: string): string[] {
-    const keys: string[] = [];
-    for (const key of this.entries.keys()) {
-      if (fn === undefined || functionOfKey(key) === fn) keys.push(key);
-    }
-    return this.removeKeys(keys);
+  clearBefore(fn: string | undefined, beforeMs: number): string[] {
+    return this.clear(fn, beforeMs);
   }
 
   /** Removes the given entries (those present) and persists the removal. Returns the removed keys. */
   removeKeys(keys: Iterable<string>): string[] {
-    const removed: string[] = [];
-    for (const key of keys) {
-      if (!this.entries.delete(key)) continue;
-      this.#unsynced.delete(key);
-      this.#removed.add(key);
-      removed.push(key);
-    }
+    const removed = this.#table.removeKeys(keys);
     if (removed.length > 0) this.markDirty();
     return removed;
   }
 
+  // --- Writing --------------------------------------------------------------------------------------
+
   markDirty(): void {
-    this.#dirty = true;
     if (this.#frozen) return;
     if (this.#timer === undefined && this.#writing === undefined) {
-      this.#timer = setTimeout(() => void this.flush(), this.writeDelay);
+      this.#timer = setTimeout(() => void this.flush(), this.#writeDelay);
       this.#timer.unref();
     }
-    this.onDirty(this);
+    this.#onDirty(this);
+  }
+
+  get dirty(): boolean {
+    return this.#table.changed;
   }
 
   /**
-   * Writes the current entries and state. Resolves `true` once they are on disk (fsynced when
-   * `durable`), `false` if the write failed (the failure is logged).
+   * Writes the changes. Resolves `true` once they are on disk (fsynced when `durable`), `false` if the
+   * write failed (logged once per cause; retried on a timer).
    */
   flush(durable = false): Promise<boolean> {
     this.#clearTimer();
@@ -422,90 +406,137 @@ export class LocalFileStore {
   }
 
   #startWrite(durable: boolean): Promise<boolean> {
-    const write = this.#writeShared(durable).then((written) => {
+    const write = inWriteSlot(() => this.#write(durable)).then((written) => {
       this.#writing = undefined;
-      // Changes made during the write get a write of their own; after a failure, the next change retries.
-      if (!this.#dirty) this.onClean(this);
+      if (!this.#table.changed) this.#onClean(this);
       else if (written && this.#queued === undefined) this.markDirty();
+      else if (!written) this.#retryLater();
       return written;
     });
     this.#writing = write;
     return write;
   }
 
-  /** Under the lock: merge what other processes wrote, then append to the journal or rewrite the file. */
-  async #writeShared(durable: boolean): Promise<boolean> {
-    let taken: Unsynced | undefined;
+  /** A fold when the file is small or the journal has outgrown it (and the lock is free); else an append. */
+  async #write(durable: boolean): Promise<boolean> {
+    const taken = this.#table.take();
+    this.#taken = taken;
     try {
       await this.#ensureDirectory();
-      return await withFileLock(this.#lockPath, async () => {
-        this.#refreshLocked();
-        taken = this.#takeUnsynced();
-        const lines = this.#journalLines(taken);
-        if (this.#fileBytes >= JOURNAL_FROM_BYTES && this.#journalOffset + Buffer.byteLength(lines) <= this.#fileBytes) {
-          await this.#append(lines, durable);
-        } else {
-          await this.#compact(durable);
-        }
-        return true;
-      });
+      const wantFold = this.#fileBytes < JOURNAL_FROM_BYTES || fileSize(this.journalPath) > this.#fileBytes;
+      if (!(wantFold && (await this.#fold(durable)))) await this.#append(taken, durable);
+      this.#table.written();
+      this.#failures = 0;
+      return true;
     } catch (error) {
-      this.#dirty = true;
-      if (taken !== undefined) this.#giveBackUnsynced(taken);
+      this.#table.giveBack(taken);
       this.#directoryReady = false; // it may have been removed under us: create it again next time
+      this.#failures++;
       this.#writeFailed(error);
       return false;
+    } finally {
+      this.#taken = undefined;
     }
   }
 
-  /** The journal lines for what changed: entries set, entries removed, attributes saved. */
-  #journalLines(taken: Unsynced): string {
+  #retryLater(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => void this.flush(), retryDelayMs(this.#failures));
+    this.#timer.unref();
+  }
+
+  /** Appends the changes as journal lines; no lock needed. */
+  async #append(changes: Changes, durable: boolean): Promise<void> {
+    const lines = this.#journalLines(changes);
+    if (lines.length === 0) return;
+    const result = await appendToJournal(this.journalPath, lines, this.fileMode, durable);
+    this.#afterAppend(result.at, result.bytes);
+  }
+
+  #afterAppend(at: number, bytes: number): void {
+    // Lines before ours that this process has not applied yet are read at the next refresh.
+    if (at === this.#journalOffset && journalIdentity(this.journalPath).identity === this.#journalKnown) this.#journalOffset += bytes;
+    this.#appended = true;
+    this.#countWritten(bytes);
+    this.#onJournal(this);
+  }
+
+  /** The journal lines for what changed: entries set, entries removed, clears, attributes saved. */
+  #journalLines(changes: Changes): string {
     let lines = "";
-    for (const key of taken.keys) {
-      const entry = this.entries.get(key);
-      if (entry === undefined || !entry.persistent) continue;
-      entry.text ??= entryText(entry.raw, entry.time, entry.async, entry.meta);
-      lines += setLine(key, entry.text);
+    for (const key of changes.sets) {
+      const text = this.#entryTextOf(key);
+      if (text !== undefined) lines += setLine(key, text);
     }
-    if (taken.removed.size > 0) lines += deleteLine(taken.removed);
-    if (taken.variables) lines += variablesLine(this.variables);
-    this.#dirty = false;
+    if (changes.removed.size > 0) lines += deleteLine(changes.removed);
+    if (changes.clears.size > 0) lines += clearLine(changes.clears);
+    if (changes.variables) lines += variablesLine(this.#table.variables as Map<string, string>, this.#table.variablesTime);
     return lines;
   }
 
-  async #append(lines: string, durable: boolean): Promise<void> {
-    if (lines.length === 0) return;
-    if (durable) {
-      const handle = await fsp.open(this.journalPath, "a");
-      try {
-        await handle.writeFile(lines, "utf8");
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } else {
-      // A few lines to the page cache: quicker done here than in three trips to the thread pool.
-      fs.appendFileSync(this.journalPath, lines, "utf8");
+  /** An entry's line, or `undefined` (gone, in memory only, or nested too deeply to write: dropped once, with a warning). */
+  #entryTextOf(key: string): string | undefined {
+    const entry = this.#table.get(key);
+    if (entry === undefined || !entry.persistent) return undefined;
+    try {
+      entry.text ??= entryText(entry.raw, entry.time, entry.async, entry.meta);
+      return entry.text;
+    } catch (error) {
+      this.#table.removeKeys([key]);
+      this.log.once("warn", `entry-text:${this.path}`, `an entry of ${this.path} (${key.slice(0, 80)}) cannot be written (${describe(error)}) and was dropped.`);
+      return undefined;
     }
-    // Under the lock, and after refresh() applied every earlier line, the journal ends with ours.
-    const bytes = Buffer.byteLength(lines);
-    this.#journalOffset += bytes;
-    this.#countWritten(bytes);
-    this.onJournal(this);
   }
 
-  /** Folds everything into a new cache file, dropping expired entries, and removes the journal. */
-  async #compact(durable: boolean): Promise<void> {
-    const text = this.#snapshot();
-    await this.#writeAtomically(text, durable);
-    await fsp.rm(this.journalPath, { force: true });
-    this.#afterCompaction(text);
+  /**
+   * Under the lock: seals the journal, merges everything on disk, writes the whole file and removes
+   * the sealed journals. Returns false, having written nothing, if the lock or the file is busy.
+   */
+  async #fold(durable: boolean): Promise<boolean> {
+    const held = this.#lock(() => tryLock(this.#lockPath, this.fileMode));
+    if (held === undefined) return false;
+    try {
+      const sealed = this.#sealAndRead();
+      if (sealed === undefined) return false;
+      const text = this.#snapshot();
+      await writeSnapshot(this.path, text, { durable, mode: this.fileMode, beforeCommit: () => this.#assertHeld(held) });
+      this.#afterFold(text, sealed);
+      return true;
+    } finally {
+      held.release();
+    }
   }
 
-  #afterCompaction(text: string): void {
+  /** Seals the journal and reads file and journals; the sealed journals, or `undefined` if the file is busy. */
+  #sealAndRead(): string[] | undefined {
+    removeLeftovers(this.path, isAlive);
+    sealJournal(this.journalPath);
+    const sealed = leftoverSealedJournals(this.journalPath);
+    this.#known = ""; // read everything again: the journal was moved
+    if (this.#readFile(sealed) === "busy") return undefined;
+    return sealed;
+  }
+
+  /** The lock, or `undefined` when it is busy or unusable (then writes append, and the fold waits; warned once). */
+  #lock(take: () => HeldLock | undefined): HeldLock | undefined {
+    try {
+      return take();
+    } catch (error) {
+      if (!(error instanceof LockUnusableError)) throw error;
+      this.log.once("warn", `lock:${this.#lockPath}`, `${error.message}. Changes are appended to ${this.journalPath} meanwhile (nothing is lost), but the journal is not folded into the cache file until the lock can be used.`);
+      return undefined;
+    }
+  }
+
+  #assertHeld(held: HeldLock): void {
+    if (!held.stillHeld()) throw new LockLostError(this.#lockPath);
+  }
+
+  #afterFold(text: string, sealed: string[]): void {
+    for (const path of sealed) removeQuietly(path);
     this.#known = fileIdentity(this.path);
     this.#fileBytes = Buffer.byteLength(text);
-    this.#journalOffset = 0;
+    this.#appended = false;
     this.#countWritten(this.#fileBytes);
   }
 
@@ -514,136 +545,107 @@ export class LocalFileStore {
     globalMetrics.bytesWritten += bytes;
   }
 
-  /** Whether the journal holds anything not yet folded into the file. */
-  get #hasJournal(): boolean {
-    return fileSize(this.journalPath) > 0;
-  }
-
-  /** What is about to be written stops counting as unsynced; given back if the write fails. */
-  #takeUnsynced(): Unsynced {
-    const taken = { keys: this.#unsynced, removed: this.#removed, variables: this.#variablesUnsynced };
-    this.#unsynced = new Set();
-    this.#removed = new Set();
-    this.#variablesUnsynced = false;
-    return taken;
-  }
-
-  #giveBackUnsynced(taken: Unsynced): void {
-    for (const key of taken.keys) if (this.entries.has(key)) this.#unsynced.add(key);
-    for (const key of taken.removed) if (!this.entries.has(key)) this.#removed.add(key);
-    this.#variablesUnsynced ||= taken.variables;
-  }
-
-  /** The file text for the current state, without expired entries; clears the dirty flag. */
+  /** The file text for the current state, without expired entries; every pending change is in it. */
   #snapshot(): string {
-    this.#dirty = false;
     this.#pruneExpired();
-    return serializeCacheFile(this.dataId, this.#entryLines(), this.variables, Date.now());
+    this.#table.absorb();
+    const table = this.#table;
+    return serializeCacheFile(this.dataId, this.#entryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears });
   }
 
   /** Drops entries whose function's TTL (as called in this process) has passed. */
   #pruneExpired(): void {
     if (this.#ttls.size === 0) return;
     const now = Date.now();
-    for (const [key, entry] of this.entries) {
+    const expired: string[] = [];
+    for (const [key, entry] of this.#table.entries()) {
       const ttl = entry.meta?.ttlMs ?? this.#ttls.get(functionOfKey(key));
-      if (ttl !== undefined && now - entry.time >= ttl && this.inflight.get(key) === undefined) this.entries.delete(key);
+      if (ttl !== undefined && now - entry.time >= ttl && this.inflight.get(key) === undefined) expired.push(key);
     }
+    this.#table.removeKeys(expired);
   }
 
   *#entryLines(): Generator<[string, string]> {
-    for (const [key, entry] of this.entries) {
-      if (!entry.persistent) continue;
-      entry.text ??= entryText(entry.raw, entry.time, entry.async, entry.meta);
-      yield [key, entry.text];
-    }
-  }
-
-  async #writeAtomically(text: string, durable: boolean): Promise<void> {
-    const tmp = `${this.path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
-    this.#tmpInFlight = tmp;
-    try {
-      const handle = await fsp.open(tmp, "w");
-      try {
-        await handle.writeFile(text, "utf8");
-        if (durable) await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fsp.rename(tmp, this.path);
-      if (durable) await syncDirectory(dirname(this.path));
-    } catch (error) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw error;
-    } finally {
-      this.#tmpInFlight = undefined;
+    for (const [key] of [...this.#table.entries()]) {
+      const text = this.#entryTextOf(key);
+      if (text !== undefined) yield [key, text];
     }
   }
 
   async #ensureDirectory(): Promise<void> {
     if (this.#directoryReady && fs.existsSync(dirname(this.path))) return;
-    await fsp.mkdir(dirname(this.path), { recursive: true });
+    await fsp.mkdir(dirname(this.path), { recursive: true, mode: this.directoryMode });
     this.#directoryReady = true;
   }
 
   #writeFailed(error: unknown): void {
-    const code = (error as NodeJS.ErrnoException).code ?? "error";
-    this.log.once("warn", `write:${this.path}:${code}`, `cannot write cache file ${this.path} (${describe(error)}). Results are still returned, but are not persisted until the file can be written.`);
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name ?? "error";
+    this.log.once("warn", `write:${this.path}:${code}`, `cannot write cache file ${this.path} (${describe(error)}). Results are still returned; the write is retried.`);
   }
 
   /**
-   * Synchronous write for process exit, when no asynchronous work can run. Writes if anything changed
-   * since the last write; a write still in flight never finishes once the process exits, so it is redone.
+   * Synchronous write for process exit, when no asynchronous work can run: folds the journal into the
+   * file if the lock comes free within a second, else appends the changes to the journal. A write still
+   * in flight never finishes once the process exits, so its changes are written again.
    */
   flushSync(): void {
     this.#clearTimer();
-    if (this.#frozen || (!this.#dirty && this.#writing === undefined && !this.#hasJournal)) return;
-    if (this.#tmpInFlight !== undefined) removeQuietly(this.#tmpInFlight);
-    const tmp = `${this.path}.${process.pid}.exit.tmp`;
+    if (this.#frozen) return;
+    if (this.#taken !== undefined) this.#table.giveBack(this.#taken);
+    const journal = this.#appended || fileSize(this.journalPath) > 0;
+    if (!this.#table.changed && !journal) return;
+    const taken = this.#table.take();
     try {
-      fs.mkdirSync(dirname(this.path), { recursive: true });
-      withFileLockSync(this.#lockPath, () => {
-        // At exit the journal is folded in, so the file is complete for other readers.
-        this.#refreshLocked();
-        this.#takeUnsynced();
-        const text = this.#snapshot();
-        fs.writeFileSync(tmp, text, "utf8");
-        fs.renameSync(tmp, this.path);
-        fs.rmSync(this.journalPath, { force: true });
-        this.#afterCompaction(text);
-      });
+      fs.mkdirSync(dirname(this.path), { recursive: true, mode: this.directoryMode });
+      const held = this.#lock(() => lockSync(this.#lockPath, taken.empty ? 0 : EXIT_LOCK_WAIT_MS, this.fileMode));
+      if (held !== undefined) {
+        try {
+          const sealed = this.#sealAndRead();
+          if (sealed !== undefined) {
+            const text = this.#snapshot();
+            writeSnapshotSync(this.path, text, { mode: this.fileMode, beforeCommit: () => this.#assertHeld(held) });
+            this.#afterFold(text, sealed);
+            this.#table.written();
+            return;
+          }
+        } finally {
+          held.release();
+        }
+      }
+      const lines = this.#journalLines(taken);
+      if (lines.length > 0) {
+        const result = appendToJournalSync(this.journalPath, lines, this.fileMode);
+        this.#afterAppend(result.at, result.bytes);
+      }
+      this.#table.written();
     } catch (error) {
-      removeQuietly(tmp);
+      this.#table.giveBack(taken);
       this.#writeFailed(error);
     }
-  }
-
-  get dirty(): boolean {
-    return this.#dirty;
   }
 
   #clearTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
-}
 
-/** From this cache file size on, writes append to the journal instead of rewriting the file. */
-const JOURNAL_FROM_BYTES = 64 * 1024;
-
-interface Unsynced {
-  keys: Set<string>;
-  removed: Set<string>;
-  variables: boolean;
-}
-
-function loadedEntry(raw: unknown, time: number, async: boolean, meta: EntryMeta | undefined): StoredEntry {
-  return { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true, meta };
+  /** Whether the file is being rewritten by another program right now (unreadable, still changing). */
+  get fileBusy(): boolean {
+    return this.#fileBusy;
+  }
 }
 
 /** Attributes as read from a file or journal line, kept as the JSON text of each encoded value. */
-function variablesOf(variables: Record<string, unknown>): Map<string, string> {
-  return new Map(Object.entries(variables).map(([name, raw]) => [name, JSON.stringify(raw)]));
+function variablesOf(variables: Record<string, unknown>, log: CacheLog, source: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, raw] of Object.entries(variables)) {
+    try {
+      out.set(name, JSON.stringify(raw));
+    } catch (error) {
+      log.once("warn", `attribute:${source}:${name}`, `the attribute ${name} in ${source} cannot be used (${describe(error)}) and is left out.`);
+    }
+  }
+  return out;
 }
 
 function fileSize(path: string): number {
@@ -665,14 +667,13 @@ function fileIdentity(path: string): string {
   }
 }
 
-async function syncDirectory(directory: string): Promise<void> {
-  // fsync on a directory makes the rename itself durable; some platforms refuse to open directories.
-  const handle = await fsp.open(directory, "r").catch(() => undefined);
-  if (handle === undefined) return;
+/** Which journal file this is (it only grows, so its size is not part of its identity), and its size. */
+function journalIdentity(path: string): { identity: string; size: number } {
   try {
-    await handle.sync().catch(() => undefined);
-  } finally {
-    await handle.close();
+    const stat = fs.lstatSync(path, { bigint: true });
+    return { identity: `${stat.dev}:${stat.ino}:${stat.birthtimeNs}`, size: Number(stat.size) };
+  } catch {
+    return { identity: "none", size: 0 };
   }
 }
 
@@ -690,6 +691,4 @@ function removeQuietly(path: string): void {
   }
 }
 
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+function noop(): void {}

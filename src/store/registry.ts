@@ -29,6 +29,10 @@ export interface OpenOptions {
   clear: boolean;
   /** Bound on entries; the store keeps the smallest any opener asks for. */
   maxEntries: number | undefined;
+  /** The store keeps the shortest interval, and the modes of its first opener. */
+  refreshIntervalMs: number;
+  fileMode: number;
+  directoryMode: number;
 }
 
 /** The store of `dataId` in `directory`, shared with any other live instance that uses the same file. */
@@ -36,18 +40,30 @@ export function openStore(options: OpenOptions): LocalFileStore {
   const path = resolve(cacheFilePath(options.directory, options.dataId));
   let store = stores.get(path)?.deref();
   if (store === undefined) {
-    store = new LocalFileStore(path, options.dataId, options.log, options.writeDelay, markUnwritten, markWritten, markJournaled);
-    if (options.clear) store.ignoreFile();
-    else store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
+    store = new LocalFileStore({
+      path,
+      dataId: options.dataId,
+      log: options.log,
+      writeDelay: options.writeDelay,
+      fileMode: options.fileMode,
+      directoryMode: options.directoryMode,
+      refreshIntervalMs: options.refreshIntervalMs,
+      onDirty: markUnwritten,
+      onClean: markWritten,
+      onJournal: markJournaled,
+    });
+    store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
     stores.set(path, new WeakRef(store));
     forget.register(store, path);
     installExitHook();
-  } else if (options.clear) {
-    store.remove();
-    store.variables.clear();
   }
+  store.refreshIntervalMs = Math.min(store.refreshIntervalMs, options.refreshIntervalMs);
   if (options.maxEntries !== undefined) store.maxEntries = Math.min(store.maxEntries ?? Infinity, options.maxEntries);
-  if (options.clear) store.markDirty();
+  if (options.clear) {
+    // Everything computed before now is gone, here and for every process sharing the file.
+    store.clear();
+    store.setVariables(new Map());
+  }
   return store;
 }
 
@@ -73,7 +89,7 @@ export function flushAllSync(): void {
   for (const [path, { dataId, log }] of journaled) {
     if (stores.get(path)?.deref() !== undefined) continue;
     // The store was collected after its last write: fold its journal in from disk.
-    const store = new LocalFileStore(path, dataId, log, 0, ignore, ignore);
+    const store = new LocalFileStore({ path, dataId, log });
     store.load();
     all.add(store);
   }
@@ -85,8 +101,6 @@ export function flushAllSync(): void {
     }
   }
 }
-
-function ignore(): void {}
 
 /** Writes every store with changes and waits for the writes. */
 export async function flushAll(): Promise<void> {
@@ -121,7 +135,7 @@ export function saveToL2AtExit(store: LocalFileStore): void {
       const l2 = store.l2;
       if (l2 === undefined) continue;
       l2.backfillAll((key) => store.ttlFor(functionOfKey(key)) ?? store.defaultTtlMs);
-      void l2.saveState(attributesJson(store.variables));
+      void l2.saveState(attributesJson(store.variables as Map<string, string>));
     }
   });
 }
