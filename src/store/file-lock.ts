@@ -53,6 +53,8 @@ const heldNonces = new Set<string>();
 
 export class HeldLock {
   #released = false;
+  /** The lock was taken over from a dead holder, which may have left work half done beside it. */
+  tookOver = false;
   constructor(
     readonly lockPath: string,
     readonly content: string,
@@ -83,13 +85,18 @@ export class HeldLock {
  * @throws {LockUnusableError} when the lock can be neither created nor judged.
  */
 export function tryLock(lockPath: string, mode = 0o600): HeldLock | undefined {
+  let tookOver = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     const held = tryCreate(lockPath, mode);
-    if (held !== undefined) return held;
+    if (held !== undefined) {
+      held.tookOver = tookOver;
+      return held;
+    }
     const current = readLock(lockPath);
     if (current === undefined) continue; // released meanwhile: try again at once
     if (!isStale(current.text, current.mtimeMs)) return undefined;
     takeOver(lockPath, current.text);
+    tookOver = true;
   }
   return undefined;
 }

@@ -22,7 +22,7 @@ const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 /** Where an append went: the bytes written (a repairing newline included) and whether they are durable. */
 export interface AppendResult {
   bytes: number;
-  /** Offset in the journal at which the lines start. */
+  /** Offset in the journal at which the lines start; -1 when another process appended meanwhile. */
   at: number;
 }
 
@@ -56,12 +56,15 @@ function appendSyncKeepOpen(path: string, lines: string, mode: number): { fd: nu
       const repair = before.size > 0 && lastByte(fd, before.size) !== 0x0a;
       const buffer = repair ? Buffer.concat([NEWLINE, body]) : body;
       writeAll(fd, buffer);
+      const after = fs.fstatSync(fd);
       // Sealed by a compaction while we wrote? Then write the lines again to the new journal.
-      if (attempt < 8 && !sameFile(fd, path)) {
+      if (attempt < 8 && !sameFile(after, path)) {
         fs.closeSync(fd);
         continue;
       }
-      return { fd, result: { bytes: buffer.length, at: before.size + (repair ? 1 : 0) } };
+      // Where our lines start is known only if no other process appended between our stat and now.
+      const exact = after.size === before.size + buffer.length;
+      return { fd, result: { bytes: buffer.length, at: exact ? before.size + (repair ? 1 : 0) : -1 } };
     } catch (error) {
       fs.closeSync(fd);
       throw error;
@@ -82,9 +85,8 @@ function writeAll(fd: number, buffer: Buffer): void {
   while (written < buffer.length) written += fs.writeSync(fd, buffer, written, buffer.length - written);
 }
 
-function sameFile(fd: number, path: string): boolean {
+function sameFile(open: fs.Stats, path: string): boolean {
   try {
-    const open = fs.fstatSync(fd);
     const named = fs.lstatSync(path);
     return open.ino === named.ino && open.dev === named.dev;
   } catch {

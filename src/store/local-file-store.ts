@@ -110,6 +110,10 @@ export class LocalFileStore {
   #fileBusy = false;
   /** This process appended to the journal: fold it in at exit. */
   #appended = false;
+  /** The lock of the fold under way. */
+  #foldLock: HeldLock | undefined;
+  /** Leftovers of dead processes were looked for (at the first fold). */
+  #scanned = false;
 
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<boolean> | undefined;
@@ -244,9 +248,9 @@ export class LocalFileStore {
    * Applies a journal's complete lines: the live journal from where this process left off, a sealed one
    * whole. Returns whether there was anything to apply.
    */
-  #applyJournal(path: string, onDisk: Set<string> | undefined): boolean {
+  #applyJournal(path: string, onDisk: Set<string> | undefined, from = 0): boolean {
     const live = path === this.journalPath;
-    let offset = 0;
+    let offset = from;
     if (live) {
       const { identity, size } = journalIdentity(path);
       if (identity !== this.#journalKnown) {
@@ -454,7 +458,8 @@ export class LocalFileStore {
   }
 
   #afterAppend(at: number, bytes: number): void {
-    // Lines before ours that this process has not applied yet are read at the next refresh.
+    // Our lines are known to be applied only if they follow what this process applied already; else
+    // they are read again at the next refresh (harmless: an entry is taken only if newer).
     if (at === this.#journalOffset && journalIdentity(this.journalPath).identity === this.#journalKnown) this.#journalOffset += bytes;
     this.#appended = true;
     this.#countWritten(bytes);
@@ -495,24 +500,44 @@ export class LocalFileStore {
   async #fold(durable: boolean): Promise<boolean> {
     const held = this.#lock(() => tryLock(this.#lockPath, this.fileMode));
     if (held === undefined) return false;
+    this.#foldLock = held;
     try {
-      const sealed = this.#sealAndRead();
+      const sealed = this.#sealAndRead(held);
       if (sealed === undefined) return false;
       const text = this.#snapshot();
       await writeSnapshot(this.path, text, { durable, mode: this.fileMode, beforeCommit: () => this.#assertHeld(held) });
       this.#afterFold(text, sealed);
       return true;
     } finally {
+      this.#foldLock = undefined;
       held.release();
     }
   }
 
-  /** Seals the journal and reads file and journals; the sealed journals, or `undefined` if the file is busy. */
-  #sealAndRead(): string[] | undefined {
-    removeLeftovers(this.path, isAlive);
-    sealJournal(this.journalPath);
-    const sealed = leftoverSealedJournals(this.journalPath);
-    this.#known = ""; // read everything again: the journal was moved
+  /**
+   * Seals the journal and merges everything on disk; the sealed journals, or `undefined` if the file is
+   * busy. Leftovers of dead processes (sealed journals, temp files) are looked for at this store's first
+   * fold and after taking over a dead holder's lock: only a fold that died can leave them.
+   */
+  #sealAndRead(held: HeldLock, abandoned = false): string[] | undefined {
+    const scan = held.tookOver || abandoned || !this.#scanned;
+    if (scan) {
+      removeLeftovers(this.path, isAlive);
+      this.#scanned = true;
+    }
+    const unchanged = this.#known !== "" && fileIdentity(this.path) === this.#known;
+    const { identity: before } = journalIdentity(this.journalPath);
+    const offset = before === this.#journalKnown ? this.#journalOffset : 0;
+    const sealedNow = sealJournal(this.journalPath);
+    const sealed = scan ? leftoverSealedJournals(this.journalPath) : sealedNow === undefined ? [] : [sealedNow];
+    if (unchanged) {
+      // The file is as this process last read or wrote it: only the journals are new to it.
+      for (const path of sealed) this.#applyJournal(path, undefined, path === sealedNow ? offset : 0);
+      this.#journalKnown = "";
+      this.#applyJournal(this.journalPath, undefined);
+      return sealed;
+    }
+    this.#known = "";
     if (this.#readFile(sealed) === "busy") return undefined;
     return sealed;
   }
@@ -597,10 +622,12 @@ export class LocalFileStore {
     const taken = this.#table.take();
     try {
       fs.mkdirSync(dirname(this.path), { recursive: true, mode: this.directoryMode });
-      const held = this.#lock(() => lockSync(this.#lockPath, taken.empty ? 0 : EXIT_LOCK_WAIT_MS, this.fileMode));
+      // A fold of this process that the exit cut short still holds the lock: it is finished here.
+      const abandoned = this.#foldLock;
+      const held = abandoned ?? this.#lock(() => lockSync(this.#lockPath, taken.empty ? 0 : EXIT_LOCK_WAIT_MS, this.fileMode));
       if (held !== undefined) {
         try {
-          const sealed = this.#sealAndRead();
+          const sealed = this.#sealAndRead(held, abandoned !== undefined);
           if (sealed !== undefined) {
             const text = this.#snapshot();
             writeSnapshotSync(this.path, text, { mode: this.fileMode, beforeCommit: () => this.#assertHeld(held) });
