@@ -139,26 +139,3 @@ export function readJournalLines(path: string, offset: number, onLine: (line: st
     fs.closeSync(fd);
   }
 }
-
-/** The journals a dead compaction sealed and never folded, oldest first. */
-export function leftoverSealedJournals(journalPath: string): string[] {
-  const prefix = `${basename(journalPath)}.`;
-  let names: string[];
-  try {
-    names = fs.readdirSync(dirname(journalPath));
-  } catch {
-    return [];
-  }
-  return names
-    .filter((name) => name.startsWith(prefix) && name.endsWith(".sealed"))
-    .map((name) => join(dirname(journalPath), name))
-    .sort((a, b) => mtime(a) - mtime(b));
-}
-
-function mtime(path: string): number {
-  try {
-    return fs.statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}

@@ -23,14 +23,14 @@ import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
 import { entryText, parseCacheFile, serializeCacheFile } from "./cache-file.js";
 import { clearLine, deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
-import { appendToJournal, appendToJournalSync, leftoverSealedJournals, readJournalLines, sealJournal } from "./journal-file.js";
+import { appendToJournal, appendToJournalSync, readJournalLines, sealJournal } from "./journal-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
 import type { L2Sync } from "./l2-sync.js";
 import { globalMetrics } from "../events.js";
 import { Changes, MemoryTable, type StoredEntry } from "./memory-table.js";
 import { isSettled, setAside, describe } from "./quarantine.js";
-import { removeLeftovers } from "./private-names.js";
+import { forgetLeftovers, leftovers } from "./private-names.js";
 import { writeSnapshot, writeSnapshotSync } from "./snapshot-file.js";
 import { inWriteSlot, retryDelayMs } from "./write-queue.js";
 
@@ -112,8 +112,6 @@ export class LocalFileStore {
   #appended = false;
   /** The lock of the fold under way. */
   #foldLock: HeldLock | undefined;
-  /** Leftovers of dead processes were looked for (at the first fold). */
-  #scanned = false;
 
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<boolean> | undefined;
@@ -142,11 +140,12 @@ export class LocalFileStore {
 
   /** Loads the file, or `legacyPath` (a file the Python library wrote) when there is none of ours. */
   load(legacyPath?: string): void {
-    let state = this.#readFile();
+    const sealed = leftovers(this.journalPath, isAlive, false);
+    let state = this.#readFile(sealed);
     // Unreadable but still changing: another program is writing it. Give it a moment.
     for (let attempt = 0; state === "busy" && attempt < 5; attempt++) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      state = this.#readFile();
+      state = this.#readFile(sealed);
     }
     if (state !== "missing" || legacyPath === undefined || legacyPath === this.path || this.#table.size > 0) return;
     let text: string;
@@ -178,7 +177,7 @@ export class LocalFileStore {
    * Reads the file, the journals a dead fold left sealed, and the journal, merging them into memory.
    * "busy": the file is unreadable but still changing; "missing": there is none.
    */
-  #readFile(sealed: string[] = leftoverSealedJournals(this.journalPath)): "read" | "missing" | "busy" | "aside" {
+  #readFile(sealed: string[] = []): "read" | "missing" | "busy" | "aside" {
     for (let attempt = 0; ; attempt++) {
       const identity = fileIdentity(this.path);
       let text: string | undefined;
@@ -516,23 +515,17 @@ export class LocalFileStore {
 
   /**
    * Seals the journal and merges everything on disk; the sealed journals, or `undefined` if the file is
-   * busy. Leftovers of dead processes (sealed journals, temp files) are looked for at this store's first
-   * fold and after taking over a dead holder's lock: only a fold that died can leave them.
+   * busy. Leftovers of dead processes (sealed journals, temp files) are looked for once per directory
+   * and after taking over a dead holder's lock: only a fold that died can leave them.
    */
   #sealAndRead(held: HeldLock, abandoned = false): string[] | undefined {
-    const scan = held.tookOver || abandoned || !this.#scanned;
-    if (scan) {
-      removeLeftovers(this.path, isAlive);
-      this.#scanned = true;
-    }
+    const left = leftovers(this.journalPath, isAlive, held.tookOver || abandoned);
     const unchanged = this.#known !== "" && fileIdentity(this.path) === this.#known;
-    const { identity: before } = journalIdentity(this.journalPath);
-    const offset = before === this.#journalKnown ? this.#journalOffset : 0;
-    const sealedNow = sealJournal(this.journalPath);
-    const sealed = scan ? leftoverSealedJournals(this.journalPath) : sealedNow === undefined ? [] : [sealedNow];
+    const sealedNow = this.#sealNow();
+    const sealed = sealedNow === undefined ? left : [...left, sealedNow.path];
     if (unchanged) {
       // The file is as this process last read or wrote it: only the journals are new to it.
-      for (const path of sealed) this.#applyJournal(path, undefined, path === sealedNow ? offset : 0);
+      for (const path of sealed) this.#applyJournal(path, undefined, path === sealedNow?.path ? sealedNow.offset : 0);
       this.#journalKnown = "";
       this.#applyJournal(this.journalPath, undefined);
       return sealed;
@@ -540,6 +533,14 @@ export class LocalFileStore {
     this.#known = "";
     if (this.#readFile(sealed) === "busy") return undefined;
     return sealed;
+  }
+
+  /** Seals the live journal; where it is now, and how much of it this process had applied already. */
+  #sealNow(): { path: string; offset: number } | undefined {
+    const { identity } = journalIdentity(this.journalPath);
+    const offset = identity === this.#journalKnown ? this.#journalOffset : 0;
+    const path = sealJournal(this.journalPath);
+    return path === undefined ? undefined : { path, offset };
   }
 
   /** The lock, or `undefined` when it is busy or unusable (then writes append, and the fold waits; warned once). */
@@ -559,6 +560,7 @@ export class LocalFileStore {
 
   #afterFold(text: string, sealed: string[]): void {
     for (const path of sealed) removeQuietly(path);
+    forgetLeftovers(this.journalPath);
     this.#known = fileIdentity(this.path);
     this.#fileBytes = Buffer.byteLength(text);
     this.#appended = false;

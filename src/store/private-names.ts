@@ -2,6 +2,9 @@
  * Names of the short-lived files beside a cache file: `<base>.<pid>-<random>.<kind>`. The random part
  * makes them unpredictable (created exclusively, so a file planted under a guessed name is never
  * written through); the pid lets a later process remove what a killed one left behind.
+ *
+ * A cache directory is scanned for leftovers once per process (a directory of ten thousand caches is
+ * not listed ten thousand times), and again after a dead process's lock was taken over.
  */
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -13,32 +16,63 @@ export function privateName(base: string, kind: PrivateKind): string {
   return `${base}.${process.pid}-${randomBytes(8).toString("hex")}.${kind}`;
 }
 
-const PRIVATE = /^(.*)\.(\d+)-[0-9a-f]{16}\.(tmp|new|stale)$/;
+const PRIVATE = /^(.*)\.(\d+)-[0-9a-f]{16}\.(tmp|new|stale|sealed)$/;
+
+/** Sealed journals found by the last scan of each directory, by the journal they were sealed from. */
+const scanned = new Map<string, Map<string, string[]>>();
 
 /**
- * Removes the temporary files that processes no longer alive left beside `cachePath` (a kill during a
- * write). Sealed journals are not touched here: they hold data, and a compaction folds them in.
+ * The journals that a fold of a dead process sealed and never folded, for `journalPath`, oldest first;
+ * removes the temporary files of dead processes on the way. Lists the directory at most once per process
+ * unless `rescan` (after a takeover). Sealed journals hold data: they are folded in, never removed here.
  */
-export function removeLeftovers(cachePath: string, isAlive: (pid: number) => boolean): number {
-  const base = basename(cachePath);
+export function leftovers(journalPath: string, isAlive: (pid: number) => boolean, rescan: boolean): string[] {
+  const directory = dirname(journalPath);
+  let sealed = rescan ? undefined : scanned.get(directory);
+  if (sealed === undefined) {
+    sealed = scanDirectory(directory, isAlive);
+    scanned.set(directory, sealed);
+  }
+  return sealed.get(basename(journalPath)) ?? [];
+}
+
+/** The leftovers of `journalPath` were folded in and removed. */
+export function forgetLeftovers(journalPath: string): void {
+  scanned.get(dirname(journalPath))?.delete(basename(journalPath));
+}
+
+function scanDirectory(directory: string, isAlive: (pid: number) => boolean): Map<string, string[]> {
+  const sealed = new Map<string, { path: string; mtime: number }[]>();
   let names: string[];
   try {
-    names = fs.readdirSync(dirname(cachePath));
+    names = fs.readdirSync(directory);
+  } catch {
+    return new Map();
+  }
+  for (const name of names) {
+    const match = PRIVATE.exec(name);
+    if (match === null) continue;
+    const pid = Number(match[2]);
+    const path = join(directory, name);
+    if (match[3] === "sealed") {
+      const list = sealed.get(match[1] as string) ?? [];
+      list.push({ path, mtime: mtimeOf(path) });
+      sealed.set(match[1] as string, list);
+    } else if (pid !== process.pid && !isAlive(pid)) {
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        // Removed by another process first.
+      }
+    }
+  }
+  return new Map([...sealed].map(([base, list]) => [base, list.sort((a, b) => a.mtime - b.mtime).map((item) => item.path)]));
+}
+
+function mtimeOf(path: string): number {
+  try {
+    return fs.statSync(path).mtimeMs;
   } catch {
     return 0;
   }
-  let removed = 0;
-  for (const name of names) {
-    const match = PRIVATE.exec(name);
-    if (match === null || !(match[1] as string).startsWith(base)) continue;
-    const pid = Number(match[2]);
-    if (pid === process.pid || isAlive(pid)) continue;
-    try {
-      fs.unlinkSync(join(dirname(cachePath), name));
-      removed++;
-    } catch {
-      // Removed by another process first.
-    }
-  }
-  return removed;
 }
