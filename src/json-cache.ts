@@ -10,7 +10,7 @@ import { functionOfKey } from "./keys/call-key.js";
 import { methodTtl } from "./method-ttls.js";
 import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
 import { applyAttributes, attributesJson, captureAttributes, restoreAttributes } from "./state.js";
-import { createDynamoDBTier } from "./store/dynamodb-tier.js";
+import { createDynamoDBTier } from "./store/dynamodb/index.js";
 import { L2Sync } from "./store/l2-sync.js";
 import { saveToL2AtExit } from "./store/registry.js";
 import type { LocalFileStore } from "./store/local-file-store.js";

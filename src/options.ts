@@ -5,7 +5,7 @@
 import { CacheOptionsError } from "./errors.js";
 import { durationToMs, type Duration } from "./duration.js";
 import { isCacheLogger, type CacheLogger } from "./logger.js";
-import { isValidTableName } from "./store/dynamodb-tier.js";
+import { isValidTableName } from "./store/dynamodb/table-name.js";
 
 export interface JSONCacheOptions {
   /**

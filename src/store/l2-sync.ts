@@ -15,7 +15,7 @@
 import { TAG } from "../codec.js";
 import type { EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
-import type { DynamoDBTier, RemoteEntry } from "./dynamodb-tier.js";
+import type { DynamoDBTier, RemoteEntry } from "./dynamodb/index.js";
 
 export class L2Sync {
   /** Keys this process knows L2 holds (read from it, or written to it): no backfill needed. */
