@@ -9,7 +9,10 @@
 import {
   CLEARS_ENTRY,
   ENTRY_PREFIX,
+  MAX_ITEM_BYTES,
   clearAttribute,
+  encodeEntryItem,
+  encodeStateItem,
   functionPrefix,
   type Item,
   type RemoteEntry,
@@ -138,4 +141,23 @@ export async function queryPages(
 export async function backoff(attempt: number, what: string): Promise<void> {
   if (attempt > BATCH_RETRIES) throw new L2Failure("throttled", `${what} after ${BATCH_RETRIES} retries`);
   await sleep(Math.min(25 * 2 ** attempt, 1000) * (0.5 + Math.random() / 2));
+}
+
+/** Carries out one write without the tier (the exit worker): the same requests and conditions. */
+export async function performWrite(ctx: WriteContext, write: L2Write): Promise<void> {
+  switch (write.kind) {
+    case "entry": {
+      const encoded = encodeEntryItem(write.dataId, write.entry, write.ttlMs);
+      if (encoded.size <= MAX_ITEM_BYTES) await putEntry(ctx, encoded.item, write.entry.time);
+      return;
+    }
+    case "state": {
+      const encoded = encodeStateItem(write.dataId, write.text, write.time);
+      if (encoded.size <= MAX_ITEM_BYTES) await putItem(ctx, encoded.item);
+      return;
+    }
+    case "clear":
+      await recordClear(ctx, write.dataId, write.functionName, write.before);
+      await removeBefore(ctx, write.dataId, write.functionName, write.before);
+  }
 }
