@@ -27,7 +27,7 @@ import { Cached, JSONCache } from "../src/index.js";
 import { cacheInternals } from "../src/json-cache.js";
 import { callKey } from "../src/keys/call-key.js";
 import { encodeEntryItem, entrySortKey, type Item } from "../src/store/dynamodb-format.js";
-import type { DynamoDBTier } from "../src/store/dynamodb-tier.js";
+import type { DynamoDBTier } from "../src/store/dynamodb/index.js";
 import type { L2Sync } from "../src/store/l2-sync.js";
 import { formatCount, formatNs, formatRatio, type Section } from "./report.js";
 import { freshDir, removeDir } from "./temp.js";

@@ -67,6 +67,7 @@ const OPTION_TARGETS: Record<keyof CachedFunctionOptions, "instance" | "method" 
   dynamodbRegion: "instance",
   dynamodbClient: "instance",
   dynamodbTimeout: "instance",
+  dynamodbClearCheck: "instance",
   ttl: "method",
   staleTtl: "method",
   shouldCache: "method",

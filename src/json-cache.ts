@@ -10,9 +10,9 @@ import { functionOfKey } from "./keys/call-key.js";
 import { methodTtl } from "./method-ttls.js";
 import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
 import { applyAttributes, attributesJson, captureAttributes, restoreAttributes } from "./state.js";
-import { createDynamoDBTier } from "./store/dynamodb-tier.js";
+import { createDynamoDBTier } from "./store/dynamodb/index.js";
 import { L2Sync } from "./store/l2-sync.js";
-import { saveToL2AtExit } from "./store/registry.js";
+import { exitSender } from "./store/dynamodb/exit.js";
 import type { LocalFileStore } from "./store/local-file-store.js";
 import { flushAll, openStore } from "./store/registry.js";
 
@@ -118,9 +118,10 @@ export class JSONCache {
     store.setVariables(variables);
     const local = store.flush(true);
     if (store.l2 === undefined) return local;
-    // With DynamoDB: resolved once both tiers hold the data.
-    const remote = Promise.all([store.l2.saveState(attributesJson(variables)), store.l2.settle()]);
-    return Promise.all([local, remote]).then(([written, [state, entries]]) => written && state && entries);
+    // With DynamoDB: true once both tiers hold everything saved so far (what L2 could not take yet is
+    // kept and retried: the save says false meanwhile).
+    void store.l2.saveState(attributesJson(variables));
+    return Promise.all([local, store.l2.settle()]).then(([written, remote]) => written && remote);
   }
 
   /**
@@ -254,8 +255,9 @@ function connectL2(store: LocalFileStore, options: ResolvedOptions, log: CacheLo
     }),
     options.dataId,
     store,
+    { log, clearCheckMs: options.dynamodbClearCheck, stateText: () => attributesJson(store.variables) },
   );
-  if (options.saveOnDel) saveToL2AtExit(store);
+  if (options.saveOnDel) exitSender.saveOnDel(store.l2);
 }
 
 /** The internals of a JSONCache instance, or `undefined` for anything else. */

@@ -5,7 +5,7 @@
 import { CacheOptionsError } from "./errors.js";
 import { durationToMs, type Duration } from "./duration.js";
 import { isCacheLogger, type CacheLogger } from "./logger.js";
-import { isValidTableName } from "./store/dynamodb-tier.js";
+import { isValidTableName } from "./store/dynamodb/table-name.js";
 
 export interface JSONCacheOptions {
   /**
@@ -70,6 +70,13 @@ export interface JSONCacheOptions {
   dynamodbClient?: unknown;
   /** How long one DynamoDB request may take before the call goes on without L2, in ms. Default `1000`. */
   dynamodbTimeout?: number;
+  /**
+   * With an L2 table: how often a process making calls reads this dataId's clear times from DynamoDB,
+   * in ms, so that a clear on any machine (`jsonCacheClear`, `cacherator clear --dynamodb-table`) stops
+   * this process from serving results computed before it. One small GetItem per dataId per interval,
+   * only while calls are made. Default `10000`.
+   */
+  dynamodbClearCheck?: number;
 }
 
 export interface CachedOptions<Result = unknown, Args extends unknown[] = unknown[]> {
@@ -119,11 +126,12 @@ export interface ResolvedOptions {
   dynamodbRegion: string | undefined;
   dynamodbClient: unknown;
   dynamodbTimeout: number | undefined;
+  dynamodbClearCheck: number | undefined;
 }
 
 const CACHE_OPTION_NAMES = [
   "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "refreshInterval", "fileMode", "directoryMode", "dynamodbTable", "saveOnDel",
-  "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout",
+  "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout", "dynamodbClearCheck",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
 const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
 
@@ -162,6 +170,9 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
   if (o.dynamodbTimeout !== undefined && !(typeof o.dynamodbTimeout === "number" && Number.isFinite(o.dynamodbTimeout) && o.dynamodbTimeout > 0)) {
     fail(where, "dynamodbTimeout", o.dynamodbTimeout, "a number of milliseconds above 0");
   }
+  if (o.dynamodbClearCheck !== undefined && !(typeof o.dynamodbClearCheck === "number" && Number.isFinite(o.dynamodbClearCheck) && o.dynamodbClearCheck >= 100)) {
+    fail(where, "dynamodbClearCheck", o.dynamodbClearCheck, "a number of milliseconds of at least 100");
+  }
   if (o.dynamodbClient !== undefined && (typeof o.dynamodbClient !== "object" || o.dynamodbClient === null || typeof (o.dynamodbClient as { send?: unknown }).send !== "function")) {
     fail(where, "dynamodbClient", o.dynamodbClient, "a DynamoDBClient from @aws-sdk/client-dynamodb");
   }
@@ -187,6 +198,7 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
     dynamodbRegion: o.dynamodbRegion,
     dynamodbClient: o.dynamodbClient,
     dynamodbTimeout: o.dynamodbTimeout,
+    dynamodbClearCheck: o.dynamodbClearCheck,
   };
 }
 

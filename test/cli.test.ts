@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
-import { createDynamoDBTier } from "../src/store/dynamodb-tier.js";
+import { createDynamoDBTier } from "../src/store/dynamodb/index.js";
 import { cacheFileName } from "../src/store/file-names.js";
 import { runProgram, tempDir } from "./helpers.js";
 import { waitForDynamoDB } from "./setup/dynamodb.js";

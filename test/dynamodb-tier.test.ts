@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CacheLog } from "../src/logger.js";
 import { encodeEntryItem } from "../src/store/dynamodb-format.js";
-import { createDynamoDBTier, type DynamoDBTier, type DynamoDBTierOptions, type L2Outcome, type RemoteEntry } from "../src/store/dynamodb-tier.js";
+import { createDynamoDBTier, type DynamoDBTier, type DynamoDBTierOptions, type L2Outcome, type RemoteEntry } from "../src/store/dynamodb/index.js";
 import { recordingLogger, tempDir, type RecordedLogger } from "./helpers.js";
 import { startDynamoDBLocal, waitForDynamoDB, type DynamoDBLocal } from "./setup/dynamodb.js";
 
@@ -151,7 +151,7 @@ describe("the table is created on first use", () => {
   it("several processes starting at once on a missing table all get a working table", async () => {
     const table = newTable();
     const source = `
-      import { createDynamoDBTier } from ${JSON.stringify(moduleUrl("src/store/dynamodb-tier.ts"))};
+      import { createDynamoDBTier } from ${JSON.stringify(moduleUrl("src/store/dynamodb/index.ts"))};
       import { CacheLog } from ${JSON.stringify(moduleUrl("src/logger.ts"))};
       const messages: string[] = [];
       const at = (level: string) => (m: string) => void messages.push(level + ": " + m);
@@ -483,7 +483,7 @@ describe("faults: every call returns within the timeout bound, each cause is log
       ENDPOINT: endpoint,
     };
     const source = `
-      import { createDynamoDBTier } from ${JSON.stringify(moduleUrl("src/store/dynamodb-tier.ts"))};
+      import { createDynamoDBTier } from ${JSON.stringify(moduleUrl("src/store/dynamodb/index.ts"))};
       import { CacheLog } from ${JSON.stringify(moduleUrl("src/logger.ts"))};
       const warnings: string[] = [];
       const log = new CacheLog(true, { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} });
@@ -511,10 +511,11 @@ describe("faults: every call returns within the timeout bound, each cause is log
   it("without the AWS SDK installed, operations say what to install, logged once", async () => {
     // The module copied where no node_modules can be found: its lazy import of the SDK fails for real.
     const dir = tempDir("cacherator-ddb-nosdk-");
-    mkdirSync(join(dir, "store"));
-    for (const file of ["dynamodb-tier.ts", "dynamodb-format.ts"]) copyFileSync(join(ROOT, "src/store", file), join(dir, "store", file));
+    mkdirSync(join(dir, "store/dynamodb"), { recursive: true });
+    copyFileSync(join(ROOT, "src/store/dynamodb-format.ts"), join(dir, "store/dynamodb-format.ts"));
+    for (const file of readdirSync(join(ROOT, "src/store/dynamodb"))) copyFileSync(join(ROOT, "src/store/dynamodb", file), join(dir, "store/dynamodb", file));
     const source = `
-      import { createDynamoDBTier } from "./store/dynamodb-tier.ts";
+      import { createDynamoDBTier } from "./store/dynamodb/index.ts";
       const warnings: string[] = [];
       const log = { write() {}, once(_level: string, cause: string, message: string) { if (!warnings.some((w) => w.startsWith(cause))) warnings.push(cause + " " + message); } };
       const tier = createDynamoDBTier({ table: "cacherator-any", log: log as never });

@@ -10,7 +10,7 @@ import { decodeValue } from "../codec.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { CacheLog, type CacheLogger } from "../logger.js";
 import { parseLenientJson } from "../store/cache-file.js";
-import type { DynamoDBTier, L2Outcome, RemoteEntry } from "../store/dynamodb-tier.js";
+import type { DynamoDBTier, L2Outcome, RemoteEntry } from "../store/dynamodb/index.js";
 import { cacheFileName, legacyPythonFileName } from "../store/file-names.js";
 import { LocalFileStore, type StoredEntry } from "../store/local-file-store.js";
 

@@ -6,7 +6,7 @@
 import { inspect, parseArgs } from "node:util";
 import { CacheLog, type CacheLogger } from "../logger.js";
 import { durationToMs } from "../duration.js";
-import { createDynamoDBTier, type DynamoDBTier } from "../store/dynamodb-tier.js";
+import { createDynamoDBTier, type DynamoDBTier } from "../store/dynamodb/index.js";
 import {
   CliError,
   cacheStats,

@@ -7,6 +7,9 @@
  *   function's entries are a Query with `begins_with(entry, "f#fetch(")`; the parenthesis makes the
  *   function name exact (`fetch` does not match `fetchAll(…)`).
  * - The object's attributes (state): one item with `entry` = `v#state`.
+ * - The object's clear times: one item with `entry` = `v#clears`, one number attribute per cleared
+ *   function, `c:<function>` (`c:*` for a clear of every function) = when it was cleared, epoch ms.
+ *   Clears only raise these times; entries computed before the time of their function are void.
  *
  * Entry item attributes:
  * - `value` (S): the JSON text of the encoded value (what `JSON.stringify(encodeValue(result))` gives),
@@ -23,6 +26,9 @@ import { gunzipSync, gzipSync } from "node:zlib";
 
 export const ENTRY_PREFIX = "f#";
 export const STATE_ENTRY = "v#state";
+export const CLEARS_ENTRY = "v#clears";
+/** The attribute of the clears item recording clears of every function. */
+const ALL_FUNCTIONS = "*";
 /** Values whose JSON text is over this many UTF-8 bytes are stored gzip-compressed. */
 export const COMPRESS_THRESHOLD = 100 * 1024;
 /** DynamoDB's item size limit (attribute names included). */
@@ -130,6 +136,23 @@ export function decodeEntryItem(item: Item): RemoteEntry | undefined {
   const text = itemText(item);
   if (text === undefined) return undefined;
   return { key: item.entry.slice(ENTRY_PREFIX.length), text, time, async: item.async === true };
+}
+
+/** The clears item's attribute for one function, or for all of them (`undefined`). */
+export function clearAttribute(functionName: string | undefined): string {
+  return `c:${functionName ?? ALL_FUNCTIONS}`;
+}
+
+/** The clear times a clears item holds: function name → epoch ms; `undefined` keys the clear of all. */
+export function decodeClears(item: Item | undefined): Map<string | undefined, number> {
+  const clears = new Map<string | undefined, number>();
+  for (const [name, value] of Object.entries(item ?? {})) {
+    if (!name.startsWith("c:")) continue;
+    const time = numberOf(value);
+    const fn = name.slice(2);
+    if (time !== undefined) clears.set(fn === ALL_FUNCTIONS ? undefined : fn, time);
+  }
+  return clears;
 }
 
 function numberOf(value: unknown): number | undefined {

@@ -1,44 +1,84 @@
 /**
  * The link between one local store (L1) and the DynamoDB tier (L2) for one dataId: what `@Cached` and
- * `JSONCache` ask of L2, on top of the tier's single operations.
+ * `JSONCache` ask of L2, on top of the tier's single operations. It reaches the store only through its
+ * methods (get, set, valueOf, allEntries, clearBefore, ttlFor, defaultTtlMs, path).
  *
  * - lookup: on an L1 miss of an async method, the entry is read from L2 (bounded by the tier's
- *   timeout); a hit is put into L1 and reported as `"l2"`.
- * - write-behind: a computed result is sent to L2 at once, off the call path; the conditional write
- *   never replaces a newer remote entry. An L1 hit on an entry L2 is not known to hold is sent once
- *   too (backfill), with the same condition.
- * - clear, state and preload are the management operations' L2 halves.
+ *   timeout); a hit is put into L1 and reported as `"l2"`. Entries computed before a known clear of
+ *   their function are not served.
+ * - write-behind: a computed result is sent to L2 at once, off the call path, through the process's
+ *   backlog (dynamodb/backlog.ts): what cannot be written now is kept and retried until it is.
+ * - backfill: an L1 hit on an entry read from the file, which L2 is not known to hold, is checked in a
+ *   batch (BatchGetItem of keys and times, 100 a request) and sent only if L2 lacks it or holds it older.
+ * - clears (dynamodb/clears.ts): clears made here are recorded in L2; those made elsewhere are read
+ *   at most once per interval while calls are made, and applied to L1 (`clearBefore`).
+ * - state and preload are the management operations' L2 halves; `settle` is what a save waits for.
  *
  * Nothing here throws or blocks a caller: every failure is the tier's "unavailable" outcome, logged by
  * the tier once per cause, and L1 goes on alone.
  */
 import { TAG } from "../codec.js";
+import type { CacheLog } from "../logger.js";
 import type { EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
-import type { DynamoDBTier, RemoteEntry } from "./dynamodb-tier.js";
+import type { DynamoDBTier, L2Write, RemoteEntry } from "./dynamodb/index.js";
+import { functionOfEntryKey } from "./dynamodb-format.js";
+import { processBacklog, type Backlog } from "./dynamodb/backlog.js";
+import { ClearCheck, ClearTimes, DEFAULT_CLEAR_CHECK_MS } from "./dynamodb/clears.js";
+import { exitSender } from "./dynamodb/exit.js";
+
+/** L1 hits on entries from the file are gathered this long (or up to 100) before one batch check. */
+const BACKFILL_GATHER_MS = 20;
+const BACKFILL_BATCH = 100;
+const SAVE_TABLE_WAIT_MS = 10_000;
+
+export interface L2SyncOptions {
+  log: CacheLog;
+  /** How often to read the clears item while calls are made, ms. */
+  clearCheckMs?: number;
+  /** The JSON text of the attributes last saved, for saveOnDel. */
+  stateText?: () => string;
+  backlog?: Backlog;
+}
 
 export class L2Sync {
-  /** Keys this process knows L2 holds (read from it, or written to it): no backfill needed. */
+  /** Keys this process knows L2 holds (read from it, or written or queued to it): no backfill needed. */
   readonly #remote = new Set<string>();
-  /** Writes under way, so a save can wait for them. */
-  readonly #pending = new Set<Promise<boolean>>();
+  readonly #clearTimes = new ClearTimes();
+  readonly #clearCheck: ClearCheck;
+  readonly #backlog: Backlog;
+  readonly #log: CacheLog;
+  readonly #stateText: (() => string) | undefined;
+  /** L1 entries that L2 may lack, gathered for one batch check. */
+  readonly #unchecked = new Map<string, { entry: StoredEntry; ttlMs: number }>();
+  readonly #checking = new Set<string>();
+  readonly #checks = new Set<Promise<void>>();
+  #gatherTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly tier: DynamoDBTier,
     readonly dataId: string,
     readonly store: LocalFileStore,
+    options: L2SyncOptions,
   ) {
-    void tier.ready(); // check or create the table in the background
+    this.#log = options.log;
+    this.#stateText = options.stateText;
+    this.#backlog = options.backlog ?? processBacklog;
+    this.#clearCheck = new ClearCheck(options.clearCheckMs ?? DEFAULT_CLEAR_CHECK_MS, () => this.#checkClears());
+    exitSender.install(this.#backlog);
+    void this.#clearCheck.run(); // also checks or creates the table, in the background
   }
 
   /**
-   * Reads one entry from L2 into L1; `undefined` when L2 lacks it, holds it expired or under another
-   * `version`, or is unavailable.
+   * Reads one entry from L2 into L1; `undefined` when L2 lacks it, holds it expired, cleared or under
+   * another `version`, or is unavailable.
    */
   async lookup(key: string, ttlMs: number, version: string | undefined): Promise<StoredEntry | undefined> {
+    this.#clearCheck.onUse();
     const outcome = await this.tier.get(this.dataId, key);
     if (!outcome.ok || outcome.value === undefined) return undefined;
     const remote = outcome.value;
+    if (this.#clearTimes.isVoid(remote.key, remote.time)) return undefined;
     this.#remote.add(key);
     const entry = this.#adopt(remote);
     if (entry === undefined || entry.meta?.version !== version) return undefined;
@@ -64,45 +104,97 @@ export class L2Sync {
     return entry;
   }
 
-  /** Sends a computed (or L1-only) entry to L2, off the call path. */
+  /** Sends a computed (or L1-only) entry to L2, off the call path; kept and retried until written. */
   write(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta?: EntryMeta): void {
+    this.#clearCheck.onUse();
+    this.#send(key, raw, time, async, ttlMs, meta);
+  }
+
+  #send(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta: EntryMeta | undefined): void {
     this.#remote.add(key);
     const text = JSON.stringify(meta === undefined ? raw : wrap(raw, meta));
-    const write = this.tier.put(this.dataId, { key, text, time, async }, ttlMs).then((outcome) => {
-      if (!outcome.ok) this.#remote.delete(key); // try again at the next hit
-      return outcome.ok;
-    });
-    this.#track(write);
+    void this.#submit(`f#${key}`, { kind: "entry", dataId: this.dataId, entry: { key, text, time, async }, ttlMs });
   }
 
-  /** An L1 hit: sends the entry to L2 once, if this process does not know L2 has it. */
+  /** An L1 hit: an entry from the file that L2 is not known to hold is checked (in a batch), and sent if L2 lacks it. */
   backfill(key: string, entry: StoredEntry, ttlMs: number): void {
+    this.#clearCheck.onUse();
     // Entries computed in this process were sent when computed; those read from L2 are there.
-    if (entry.origin !== "l1" || this.#remote.has(key)) return;
-    this.write(key, entry.raw, entry.time, entry.async, ttlMs, entry.meta);
+    if (entry.origin !== "l1" || !entry.persistent || this.#remote.has(key) || this.#checking.has(key)) return;
+    this.#unchecked.set(key, { entry, ttlMs });
+    if (this.#unchecked.size >= BACKFILL_BATCH) this.#checkUnchecked();
+    else this.#gatherTimer ??= setTimeout(() => this.#checkUnchecked(), BACKFILL_GATHER_MS);
   }
 
-  /** Sends every L1 entry L2 is not known to hold (saveOnDel, at exit). */
-  backfillAll(ttlMsOf: (key: string) => number): void {
+  /** Checks (and sends where L2 lacks them) every L1 entry L2 is not known to hold (saveOnDel, at the end). */
+  backfillAll(ttlMsOf: (key: string) => number = (key) => this.store.ttlFor(functionOfEntryKey(key)) ?? this.store.defaultTtlMs): Promise<void> {
     for (const [key, entry] of this.store.allEntries()) {
-      if (!entry.persistent || this.#remote.has(key)) continue;
-      this.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMsOf(key), entry.meta);
+      if (!entry.persistent || this.#remote.has(key) || this.#checking.has(key)) continue;
+      const ttlMs = entry.meta?.ttlMs ?? ttlMsOf(key);
+      this.#unchecked.set(key, { entry, ttlMs });
+    }
+    return this.#checkUnchecked();
+  }
+
+  #checkUnchecked(): Promise<void> {
+    clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = undefined;
+    if (this.#unchecked.size === 0) return Promise.resolve();
+    const batch = [...this.#unchecked];
+    this.#unchecked.clear();
+    for (const [key] of batch) this.#checking.add(key);
+    const check = this.#checkBatch(batch).finally(() => {
+      for (const [key] of batch) this.#checking.delete(key);
+      this.#checks.delete(check);
+    });
+    this.#checks.add(check);
+    return check;
+  }
+
+  async #checkBatch(batch: [string, { entry: StoredEntry; ttlMs: number }][]): Promise<void> {
+    const outcome = await this.tier.times(this.dataId, batch.map(([key]) => key));
+    if (!outcome.ok) return; // unknown: a later hit checks again
+    for (const [key, { entry, ttlMs }] of batch) {
+      const remoteTime = outcome.value.get(key);
+      if (remoteTime !== undefined && remoteTime >= entry.time) this.#remote.add(key);
+      else if (!this.#clearTimes.isVoid(key, entry.time)) this.#send(key, entry.raw, entry.time, entry.async, ttlMs, entry.meta);
     }
   }
 
-  /** Removes an object's entries, or one function's, from L2. */
-  async remove(functionName?: string): Promise<boolean> {
-    if (functionName === undefined) this.#remote.clear();
-    else for (const key of this.#remote) if (key.startsWith(`${functionName}(`)) this.#remote.delete(key);
-    const outcome = await this.tier.remove(this.dataId, functionName);
-    return outcome.ok;
+  /**
+   * Clears an object's entries, or one function's, in L2 as of now: the clear time is recorded for
+   * every machine, and kept and retried like any write until it is.
+   */
+  remove(functionName?: string): Promise<boolean> {
+    const before = Date.now();
+    this.#forget(functionName, before);
+    return this.#submit(`clear#${functionName ?? "*"}`, { kind: "clear", dataId: this.dataId, functionName, before });
   }
 
-  /** Writes the object's attributes (the JSON text of `_json_cache_variable_cache`). */
+  /** Applies a clear to what this link holds or owes L2: known clear times, unsent writes, known keys. */
+  #forget(functionName: string | undefined, before: number): void {
+    this.#clearTimes.merge([[functionName, before]]);
+    const matches = (key: string) => functionName === undefined || functionOfEntryKey(key) === functionName;
+    this.#backlog.discard(this, (write) => write.kind === "entry" && matches(write.entry.key) && write.entry.time < before);
+    for (const key of this.#remote) if (matches(key)) this.#remote.delete(key);
+    for (const key of this.#unchecked.keys()) if (matches(key)) this.#unchecked.delete(key);
+  }
+
+  /** Reads the clear times other machines recorded; newer ones are applied to L1 and to what is owed to L2. */
+  async #checkClears(): Promise<void> {
+    const outcome = await this.tier.clears(this.dataId);
+    if (!outcome.ok) return;
+    for (const [functionName, before] of this.#clearTimes.merge(outcome.value)) {
+      this.#forget(functionName, before);
+      const removed = this.store.clearBefore(functionName, before);
+      const what = functionName === undefined ? "every function" : `${functionName}()`;
+      this.#log.write("debug", `L2 clear of ${what} at ${new Date(before).toISOString()} in ${this.tier.table}: ${removed.length} local entries of "${this.dataId}" removed`);
+    }
+  }
+
+  /** Writes the object's attributes (the JSON text of `_json_cache_variable_cache`); kept and retried until written. */
   saveState(text: string): Promise<boolean> {
-    const write = this.tier.putState(this.dataId, text).then((outcome) => outcome.ok && outcome.value === "written");
-    this.#track(write);
-    return write;
+    return this.#submit("state", { kind: "state", dataId: this.dataId, text, time: Date.now() });
   }
 
   async loadState(): Promise<string | undefined> {
@@ -110,12 +202,14 @@ export class L2Sync {
     return outcome.ok ? outcome.value : undefined;
   }
 
-  /** Copies every unexpired L2 entry that L1 lacks (or holds older) into L1; resolves to how many. */
+  /** Copies every unexpired, uncleared L2 entry that L1 lacks (or holds older) into L1; resolves to how many. */
   async preload(): Promise<number | undefined> {
+    await this.#clearCheck.run();
     const outcome = await this.tier.list(this.dataId);
     if (!outcome.ok) return undefined;
     let adopted = 0;
     for (const remote of outcome.value) {
+      if (this.#clearTimes.isVoid(remote.key, remote.time)) continue;
       this.#remote.add(remote.key);
       const before = this.store.get(remote.key);
       const after = this.#adopt(remote);
@@ -130,15 +224,39 @@ export class L2Sync {
     return outcome.ok ? outcome.value : undefined;
   }
 
-  /** Waits for the writes under way; true if all of them reached L2. */
+  /**
+   * What a save waits for: the batch checks and writes under way, then one more try of what is kept.
+   * True once L2 holds everything this link was asked to write so far (results, attributes, clears).
+   */
   async settle(): Promise<boolean> {
-    const results = await Promise.all([...this.#pending]);
-    return results.every(Boolean);
+    // A save is awaited on purpose: it may wait for the table to be created (at most a few seconds).
+    await this.tier.ready(Math.max(SAVE_TABLE_WAIT_MS, this.tier.timeoutMs));
+    void this.#checkUnchecked();
+    await Promise.all([...this.#checks]);
+    return this.#backlog.settle(this);
   }
 
-  #track(write: Promise<boolean>): void {
-    this.#pending.add(write);
-    void write.finally(() => this.#pending.delete(write));
+  /** saveOnDel at a normal end: every entry L2 may lack (checked first) and the attributes. */
+  async sendAllAtEnd(): Promise<void> {
+    await this.backfillAll();
+    if (this.#stateText !== undefined) await this.saveState(this.#stateText());
+  }
+
+  /** saveOnDel at `process.exit()`: the writes to hand the exit sender (conditional, so sending known ones again is harmless). */
+  writesAtExit(): L2Write[] {
+    const writes: L2Write[] = [];
+    for (const [key, entry] of this.store.allEntries()) {
+      if (!entry.persistent || this.#remote.has(key) || this.#clearTimes.isVoid(key, entry.time)) continue;
+      const ttlMs = entry.meta?.ttlMs ?? this.store.ttlFor(functionOfEntryKey(key)) ?? this.store.defaultTtlMs;
+      const text = JSON.stringify(entry.meta === undefined ? entry.raw : wrap(entry.raw, entry.meta));
+      writes.push({ kind: "entry", dataId: this.dataId, entry: { key, text, time: entry.time, async: entry.async }, ttlMs });
+    }
+    if (this.#stateText !== undefined) writes.push({ kind: "state", dataId: this.dataId, text: this.#stateText(), time: Date.now() });
+    return writes;
+  }
+
+  #submit(item: string, write: L2Write): Promise<boolean> {
+    return this.#backlog.submit({ id: `${this.tier.table}\u0000${this.dataId}\u0000${item}`, owner: this, target: this.tier, write, log: this.#log });
   }
 }
 

@@ -7,8 +7,6 @@ import { resolve } from "node:path";
 import type { CacheLog } from "../logger.js";
 import { cacheFilePath, legacyPythonFileName } from "./file-names.js";
 import { LocalFileStore } from "./local-file-store.js";
-import { functionOfKey } from "../keys/call-key.js";
-import { attributesJson } from "../state.js";
 import { join } from "node:path";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
@@ -116,26 +114,4 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once("exit", flushAllSync);
-}
-
-/** Stores whose instances asked for `saveOnDel`: kept (not their instances) until exit, to be sent. */
-const saveAtExit = new Set<LocalFileStore>();
-let beforeExitHookInstalled = false;
-
-/**
- * `saveOnDel`: when the process is about to exit normally, send DynamoDB every result it may lack and
- * the attributes last saved. Runs once; the process exits when those writes are done.
- */
-export function saveToL2AtExit(store: LocalFileStore): void {
-  saveAtExit.add(store);
-  if (beforeExitHookInstalled) return;
-  beforeExitHookInstalled = true;
-  process.once("beforeExit", () => {
-    for (const store of saveAtExit) {
-      const l2 = store.l2;
-      if (l2 === undefined) continue;
-      l2.backfillAll((key) => store.ttlFor(functionOfKey(key)) ?? store.defaultTtlMs);
-      void l2.saveState(attributesJson(store.variables as Map<string, string>));
-    }
-  });
 }
