@@ -76,6 +76,7 @@ export class JSONCache {
       directoryMode: resolved.directoryMode,
     });
     const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
+    store.forgetVariables(resolved.exclude);
     this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored, metrics: newMetrics() };
     store.defaultTtlMs = Math.max(store.defaultTtlMs, resolved.ttlMs);
     if (resolved.dynamodbTable !== undefined) connectL2(store, resolved, log);

@@ -425,4 +425,23 @@ describe("what is restored from an old file", () => {
     expect(readFileSync(path, "utf8")).not.toContain("secret");
     expect(warnings(logger)).toEqual([]);
   });
+
+  it("drops excluded attributes an old file holds from the file at the next write, without a save", async () => {
+    const directory = tempDir();
+    writeOldFile(directory, "vault.json", { apiKey: "old-secret", owner: "ada" });
+    class Vault extends JSONCache {
+      constructor() {
+        super({ dataId: "vault", directory, exclude: ["apiKey"] });
+      }
+      @Cached() double(n: number) {
+        return n * 2;
+      }
+    }
+    const vault = new Vault();
+    vault.double(2); // a miss: the next write folds the file, without the excluded attribute
+    await JSONCache.flushAll();
+    const path = join(directory, "vault.json");
+    expect(readFileSync(path, "utf8")).not.toContain("old-secret");
+    expect(readCacheFile(directory)._json_cache_variable_cache).toEqual({ owner: "ada" });
+  });
 });

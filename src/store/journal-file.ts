@@ -30,7 +30,7 @@ export interface AppendResult {
  * Appends `lines` (whole lines) to the journal at `path`; with `durable`, fsyncs before resolving.
  * @throws the file-system error when the journal cannot be written (full disk, a symlink at its path…).
  */
-export async function appendToJournal(path: string, lines: string, mode: number, durable: boolean): Promise<AppendResult> {
+export async function appendToJournal(path: string, lines: string | Buffer, mode: number, durable: boolean): Promise<AppendResult> {
   const { fd, result } = appendSyncKeepOpen(path, lines, mode);
   try {
     if (durable) await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
@@ -41,14 +41,14 @@ export async function appendToJournal(path: string, lines: string, mode: number,
 }
 
 /** The synchronous form (process exit, and appends that need no fsync). */
-export function appendToJournalSync(path: string, lines: string, mode: number): AppendResult {
+export function appendToJournalSync(path: string, lines: string | Buffer, mode: number): AppendResult {
   const { fd, result } = appendSyncKeepOpen(path, lines, mode);
   fs.closeSync(fd);
   return result;
 }
 
-function appendSyncKeepOpen(path: string, lines: string, mode: number): { fd: number; result: AppendResult } {
-  const body = Buffer.from(lines, "utf8");
+function appendSyncKeepOpen(path: string, lines: string | Buffer, mode: number): { fd: number; result: AppendResult } {
+  const body = typeof lines === "string" ? Buffer.from(lines, "utf8") : lines;
   for (let attempt = 0; ; attempt++) {
     const fd = fs.openSync(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
     try {
@@ -104,6 +104,24 @@ export function sealJournal(path: string): string | undefined {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
+}
+
+/**
+ * Puts back a journal sealed for a fold that did not complete: under its name again if no journal was
+ * started since, else its complete lines are appended to the new one (lines apply in any order).
+ */
+export function unsealJournal(sealed: string, path: string, mode: number): void {
+  try {
+    fs.linkSync(sealed, path);
+    fs.unlinkSync(sealed);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const content = fs.readFileSync(sealed);
+  const complete = content.lastIndexOf(0x0a) + 1;
+  if (complete > 0) appendToJournalSync(path, content.subarray(0, complete), mode);
+  fs.unlinkSync(sealed);
 }
 
 /**

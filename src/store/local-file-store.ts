@@ -23,13 +23,13 @@ import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
 import { entryText, parseCacheFile, serializeCacheFile } from "./cache-file.js";
 import { clearLine, deleteLine, parseJournalLine, setLine, variablesLine, type JournalOp } from "./journal.js";
-import { appendToJournal, appendToJournalSync, readJournalLines, sealJournal } from "./journal-file.js";
+import { appendToJournal, appendToJournalSync, readJournalLines, sealJournal, unsealJournal } from "./journal-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
 import type { L2Sync } from "./l2-sync.js";
 import { globalMetrics } from "../events.js";
 import { Changes, MemoryTable, type StoredEntry } from "./memory-table.js";
-import { isSettled, setAside, describe } from "./quarantine.js";
+import { SETTLE_MS, isSettled, setAside, describe } from "./quarantine.js";
 import { forgetLeftovers, leftovers } from "./private-names.js";
 import { writeSnapshot, writeSnapshotSync } from "./snapshot-file.js";
 import { inWriteSlot, retryDelayMs } from "./write-queue.js";
@@ -65,6 +65,18 @@ class LockLostError extends Error {
   constructor(lockPath: string) {
     super(`the lock ${lockPath} was removed by someone else during the write; it is written again`);
   }
+}
+
+class FileChangedError extends Error {
+  constructor(path: string) {
+    super(`${path} changed during the fold; the changes are appended to the journal instead`);
+  }
+}
+
+interface ReplacedFile {
+  fd: number;
+  size: number;
+  mtimeMs: number;
 }
 
 export class LocalFileStore {
@@ -108,6 +120,12 @@ export class LocalFileStore {
   #frozen = false;
   /** The file is unreadable but still changing (being rewritten in place): not to be replaced yet. */
   #fileBusy = false;
+  /** The file at the path was written by this library (not rewritten in place by another program). */
+  #fileIsOurs = true;
+  /** A file of another program that a fold replaced, watched a while for writes it still received. */
+  #replaced: ReplacedFile | undefined;
+  /** Journals this process sealed for a fold that did not complete: folded by its next fold. */
+  #ownSealed: string[] = [];
   /** This process appended to the journal: fold it in at exit. */
   #appended = false;
   /** The lock of the fold under way. */
@@ -169,6 +187,7 @@ export class LocalFileStore {
   refresh(): boolean {
     if (this.#frozen) return false;
     this.checkAt = Date.now() + this.refreshIntervalMs;
+    if (this.#replaced !== undefined) this.#checkReplaced();
     if (this.#known !== "" && fileIdentity(this.path) === this.#known) return this.#applyJournal(this.journalPath, undefined);
     return this.#readFile() === "read";
   }
@@ -202,6 +221,7 @@ export class LocalFileStore {
         }
       }
       this.#fileBusy = false;
+      this.#fileIsOurs = ours || text === undefined;
       for (const path of sealed) this.#applyJournal(path, onDisk);
       this.#journalKnown = "";
       this.#applyJournal(this.journalPath, onDisk);
@@ -345,6 +365,14 @@ export class LocalFileStore {
   /** The attributes to write from now on (from `jsonCacheSave()`). */
   setVariables(variables: Map<string, string>): void {
     this.#table.setVariables(variables, Date.now());
+    this.markDirty();
+  }
+
+  /** Attributes stored by an earlier version that are excluded now are dropped from the file. */
+  forgetVariables(names: ReadonlySet<string>): void {
+    if (names.size === 0 || ![...names].some((name) => this.#table.variables.has(name))) return;
+    const kept = new Map([...this.#table.variables].filter(([name]) => !names.has(name)));
+    this.#table.setVariables(kept, this.#table.variablesTime + 1);
     this.markDirty();
   }
 
@@ -500,14 +528,23 @@ export class LocalFileStore {
     const held = this.#lock(() => tryLock(this.#lockPath, this.fileMode));
     if (held === undefined) return false;
     this.#foldLock = held;
+    let folded = false;
     try {
       const sealed = this.#sealAndRead(held);
       if (sealed === undefined) return false;
       const text = this.#snapshot();
-      await writeSnapshot(this.path, text, { durable, mode: this.fileMode, beforeCommit: () => this.#assertHeld(held) });
+      try {
+        await writeSnapshot(this.path, text, { durable, mode: this.fileMode, beforeCommit: () => this.#beforeCommit(held) });
+      } catch (error) {
+        if (!(error instanceof FileChangedError)) throw error;
+        this.#known = ""; // read it again; the changes go to the journal meanwhile
+        return false;
+      }
       this.#afterFold(text, sealed);
+      folded = true;
       return true;
     } finally {
+      if (!folded) this.#unseal();
       this.#foldLock = undefined;
       held.release();
     }
@@ -522,7 +559,8 @@ export class LocalFileStore {
     const left = leftovers(this.journalPath, isAlive, held.tookOver || abandoned);
     const unchanged = this.#known !== "" && fileIdentity(this.path) === this.#known;
     const sealedNow = this.#sealNow();
-    const sealed = sealedNow === undefined ? left : [...left, sealedNow.path];
+    if (sealedNow !== undefined) this.#ownSealed.push(sealedNow.path);
+    const sealed = [...new Set([...left, ...this.#ownSealed])];
     if (unchanged) {
       // The file is as this process last read or wrote it: only the journals are new to it.
       for (const path of sealed) this.#applyJournal(path, undefined, path === sealedNow?.path ? sealedNow.offset : 0);
@@ -533,6 +571,22 @@ export class LocalFileStore {
     this.#known = "";
     if (this.#readFile(sealed) === "busy") return undefined;
     return sealed;
+  }
+
+  /**
+   * A fold that did not complete puts back what it sealed, so every process goes on reading those lines
+   * from the journal; what cannot be put back now is folded by this process's next fold.
+   */
+  #unseal(): void {
+    this.#ownSealed = this.#ownSealed.filter((sealed) => {
+      try {
+        unsealJournal(sealed, this.journalPath, this.fileMode);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    this.#journalKnown = ""; // reread the journal: its lines are applied again, harmlessly
   }
 
   /** Seals the live journal; where it is now, and how much of it this process had applied already. */
@@ -554,13 +608,75 @@ export class LocalFileStore {
     }
   }
 
-  #assertHeld(held: HeldLock): void {
+  /**
+   * Right before a fold's rename: the lock must still be ours, and the file the one that was merged (a
+   * program rewriting it in place may have started since). Another program's file being replaced is
+   * kept open and watched for writes that still reach it.
+   */
+  #beforeCommit(held: HeldLock): void {
     if (!held.stillHeld()) throw new LockLostError(this.#lockPath);
+    if (fileIdentity(this.path) !== this.#known) throw new FileChangedError(this.path);
+    if (!this.#fileIsOurs) this.#watchReplaced();
+  }
+
+  #watchReplaced(): void {
+    this.#closeReplaced();
+    try {
+      const fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const stat = fs.fstatSync(fd);
+      this.#replaced = { fd, size: stat.size, mtimeMs: stat.mtimeMs };
+    } catch {
+      // Gone already: nothing can be written into it.
+    }
+  }
+
+  /**
+   * Another program that opened the file before a fold replaced it may still have written into the old
+   * file. What it wrote is merged, and what this process lacked is written to the current file.
+   */
+  #checkReplaced(): void {
+    const replaced = this.#replaced;
+    if (replaced === undefined) return;
+    let stat: fs.Stats;
+    try {
+      stat = fs.fstatSync(replaced.fd);
+    } catch {
+      return this.#closeReplaced();
+    }
+    if (stat.size === replaced.size && stat.mtimeMs === replaced.mtimeMs) {
+      if (Date.now() - stat.mtimeMs >= SETTLE_MS) this.#closeReplaced();
+      return;
+    }
+    const buffer = Buffer.alloc(stat.size);
+    const read = fs.readSync(replaced.fd, buffer, 0, buffer.length, 0);
+    try {
+      const keys = new Set<string>();
+      parseCacheFile(buffer.subarray(0, read).toString("utf8"), (key, raw, time, async, meta) => {
+        if (this.#table.adopt(key, raw, time, async, meta)) keys.add(key);
+      });
+      if (this.#table.markChanged(keys)) this.markDirty();
+      this.#closeReplaced();
+    } catch {
+      // Still being written: looked at again at the next refresh.
+      replaced.size = stat.size;
+      replaced.mtimeMs = stat.mtimeMs;
+    }
+  }
+
+  #closeReplaced(): void {
+    if (this.#replaced === undefined) return;
+    try {
+      fs.closeSync(this.#replaced.fd);
+    } catch {
+      // Closed already.
+    }
+    this.#replaced = undefined;
   }
 
   #afterFold(text: string, sealed: string[]): void {
     for (const path of sealed) removeQuietly(path);
     forgetLeftovers(this.journalPath);
+    this.#ownSealed = [];
     this.#known = fileIdentity(this.path);
     this.#fileBytes = Buffer.byteLength(text);
     this.#appended = false;
@@ -628,16 +744,21 @@ export class LocalFileStore {
       const abandoned = this.#foldLock;
       const held = abandoned ?? this.#lock(() => lockSync(this.#lockPath, taken.empty ? 0 : EXIT_LOCK_WAIT_MS, this.fileMode));
       if (held !== undefined) {
+        let folded = false;
         try {
           const sealed = this.#sealAndRead(held, abandoned !== undefined);
           if (sealed !== undefined) {
             const text = this.#snapshot();
-            writeSnapshotSync(this.path, text, { mode: this.fileMode, beforeCommit: () => this.#assertHeld(held) });
+            writeSnapshotSync(this.path, text, { mode: this.fileMode, beforeCommit: () => this.#beforeCommit(held) });
             this.#afterFold(text, sealed);
+            folded = true;
             this.#table.written();
             return;
           }
+        } catch (error) {
+          if (!(error instanceof FileChangedError)) throw error;
         } finally {
+          if (!folded) this.#unseal();
           held.release();
         }
       }

@@ -195,6 +195,17 @@ export class MemoryTable {
     }
   }
 
+  /** These entries are to be written (taken from a file another program wrote). Returns whether any are. */
+  markChanged(keys: Iterable<string>): boolean {
+    let any = false;
+    for (const key of keys) {
+      if (this.#entries.get(key)?.persistent !== true) continue;
+      this.#changes.sets.add(key);
+      any = true;
+    }
+    return any;
+  }
+
   /** Entries held here that a foreign rewrite left out become changes to write back; returns whether any did. */
   markMissing(onDisk: Set<string>): boolean {
     let any = false;
