@@ -49,9 +49,17 @@ export function loadedEntry(raw: unknown, time: number, async: boolean, meta: En
   return { time, async, origin: "l1", value: undefined, decoded: false, raw, text: undefined, persistent: true, meta };
 }
 
+const MAX_TOMBSTONES = 10_000;
+
 export class MemoryTable {
   readonly #entries = new Map<string, StoredEntry>();
   readonly #clears = new Map<string, number>();
+  /**
+   * Removals seen (here or on disk): key → time of the entry removed, so a set line read later that is
+   * not newer does not bring the entry back, whatever order lines are read in. The newest
+   * `MAX_TOMBSTONES` are kept.
+   */
+  readonly #tombstones = new Map<string, number>();
   /** Persisted attributes: name → JSON text of the encoded value. */
   #variables = new Map<string, string>();
   /** When `#variables` were saved (epoch ms; 0 when unknown). */
@@ -130,7 +138,16 @@ export class MemoryTable {
     this.#entries.delete(key);
     this.#changes.sets.delete(key);
     if (entry.persistent) this.#changes.removed.set(key, entry.time);
+    this.#tombstone(key, entry.time);
     return true;
+  }
+
+  #tombstone(key: string, upto: number): void {
+    const known = this.#tombstones.get(key);
+    if (known !== undefined && known >= upto) return;
+    this.#tombstones.delete(key);
+    this.#tombstones.set(key, upto);
+    if (this.#tombstones.size > MAX_TOMBSTONES) this.#tombstones.delete(this.#tombstones.keys().next().value as string);
   }
 
   /** A clear at `at`: every entry of `fn` (all when undefined) computed up to then is gone. Returns the removed keys. */
@@ -154,7 +171,7 @@ export class MemoryTable {
   /** An entry read from disk: taken unless cleared, removed here, or older than ours. Returns whether taken. */
   adopt(key: string, raw: unknown, time: number, async: boolean, meta: EntryMeta | undefined): boolean {
     if (this.isCleared(key, time)) return false;
-    const removedAt = this.#changes.removed.get(key) ?? this.#writing?.removed.get(key);
+    const removedAt = this.#tombstones.get(key);
     if (removedAt !== undefined && time <= removedAt) return false;
     const mine = this.#entries.get(key);
     if (mine !== undefined && mine.time >= time) return false;
@@ -165,6 +182,7 @@ export class MemoryTable {
 
   /** A removal read from disk: the entry goes if it is the one removed or older (unknown time: any). */
   adoptRemoval(key: string, upto: number | undefined): void {
+    if (upto !== undefined) this.#tombstone(key, upto);
     const entry = this.#entries.get(key);
     if (entry === undefined || (upto !== undefined && entry.time > upto)) return;
     if (upto === undefined && this.isMine(key)) return;
