@@ -727,41 +727,21 @@ export class LocalFileStore {
   }
 
   /**
-   * Synchronous write for process exit, when no asynchronous work can run: folds the journal into the
-   * file if the lock comes free within a second, else appends the changes to the journal. A write still
-   * in flight never finishes once the process exits, so its changes are written again.
+   * Synchronous write for process exit, when no asynchronous work can run. The changes are appended to
+   * the journal first (no lock needed, so nothing waits to be safe); then, if the lock comes free within
+   * a second, the journal is folded into the file, so the file is complete for other readers (the
+   * Python library reads only the file). A write still in flight never finishes once the process exits:
+   * its changes are written again.
    */
   flushSync(): void {
     this.#clearTimer();
     if (this.#frozen) return;
     if (this.#taken !== undefined) this.#table.giveBack(this.#taken);
-    const journal = this.#appended || fileSize(this.journalPath) > 0;
-    if (!this.#table.changed && !journal) return;
+    const abandoned = this.#foldLock;
+    if (!this.#table.changed && !this.#appended && abandoned === undefined && fileSize(this.journalPath) === 0) return;
     const taken = this.#table.take();
     try {
       fs.mkdirSync(dirname(this.path), { recursive: true, mode: this.directoryMode });
-      // A fold of this process that the exit cut short still holds the lock: it is finished here.
-      const abandoned = this.#foldLock;
-      const held = abandoned ?? this.#lock(() => lockSync(this.#lockPath, taken.empty ? 0 : EXIT_LOCK_WAIT_MS, this.fileMode));
-      if (held !== undefined) {
-        let folded = false;
-        try {
-          const sealed = this.#sealAndRead(held, abandoned !== undefined);
-          if (sealed !== undefined) {
-            const text = this.#snapshot();
-            writeSnapshotSync(this.path, text, { mode: this.fileMode, beforeCommit: () => this.#beforeCommit(held) });
-            this.#afterFold(text, sealed);
-            folded = true;
-            this.#table.written();
-            return;
-          }
-        } catch (error) {
-          if (!(error instanceof FileChangedError)) throw error;
-        } finally {
-          if (!folded) this.#unseal();
-          held.release();
-        }
-      }
       const lines = this.#journalLines(taken);
       if (lines.length > 0) {
         const result = appendToJournalSync(this.journalPath, lines, this.fileMode);
@@ -771,6 +751,43 @@ export class LocalFileStore {
     } catch (error) {
       this.#table.giveBack(taken);
       this.#writeFailed(error);
+      return;
+    }
+    if (abandoned === undefined && fileSize(this.journalPath) === 0) return;
+    // A fold of this process that the exit cut short still holds the lock: it is finished here.
+    const held = abandoned ?? this.#lock(() => lockSync(this.#lockPath, EXIT_LOCK_WAIT_MS, this.fileMode));
+    if (held === undefined) return; // the holder folds what is in the journal, or the next writer does
+    try {
+      // Processes exiting beside this one may append while it folds: fold again while they do.
+      for (let round = 0; round < 3; round++) {
+        if (!this.#foldSync(held, round === 0 && abandoned !== undefined)) break;
+        if (fileSize(this.journalPath) === 0) break;
+      }
+    } catch (error) {
+      this.#writeFailed(error);
+    } finally {
+      held.release();
+    }
+  }
+
+  /** One fold at exit, under `held`; whether it completed. */
+  #foldSync(held: HeldLock, abandoned: boolean): boolean {
+    this.#table.take();
+    let folded = false;
+    try {
+      const sealed = this.#sealAndRead(held, abandoned);
+      if (sealed === undefined) return false;
+      const text = this.#snapshot();
+      writeSnapshotSync(this.path, text, { mode: this.fileMode, beforeCommit: () => this.#beforeCommit(held) });
+      this.#afterFold(text, sealed);
+      folded = true;
+      return true;
+    } catch (error) {
+      if (error instanceof FileChangedError) return false;
+      throw error;
+    } finally {
+      if (!folded) this.#unseal();
+      this.#table.written();
     }
   }
 
