@@ -114,7 +114,7 @@ function entryItem(dataId: string, x: number): Item {
 }
 
 function l2Of(target: JSONCache): L2Sync {
-  const l2 = cacheInternals(target)?.store.l2;
+  const l2 = cacheInternals(target)?.stack.remoteLink;
   if (l2 === undefined) throw new Error("the bench object has no L2 tier");
   return l2;
 }

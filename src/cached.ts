@@ -91,8 +91,8 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
   // from an async method (files written by the Python library).
   const asyncMethod = Object.prototype.toString.call(method) === "[object AsyncFunction]";
   const { version, staleMs } = config;
-  // The store and TTL whose pairing was last recorded; held weakly, so no cache is kept alive.
-  let notedStore: WeakRef<object> | undefined;
+  // The stack and TTL whose pairing was last recorded; held weakly, so no cache is kept alive.
+  let notedStack: WeakRef<object> | undefined;
   let notedTtl = Number.NaN;
   return function cached(this: unknown, ...args: unknown[]): unknown {
     const internals = cacheInternals(this);
@@ -100,28 +100,27 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
       throw new CacheUsageError(`@Cached() on ${name}: the method was called on an object that is not a JSONCache instance. Extend JSONCache, and call the method on an instance.`);
     }
     const key = callKey(name, args);
-    const { store } = internals;
-    if (config.clearCache && !store.clearedFunctions.has(name)) dropEarlierRuns(internals, name);
+    const { stack } = internals;
+    if (config.clearCache) dropEarlierRuns(internals, name);
     const ttlMs = config.ttlMs ?? internals.options.ttlMs;
-    if (notedTtl !== ttlMs || notedStore?.deref() !== store) {
+    if (notedTtl !== ttlMs || notedStack?.deref() !== stack) {
       // Each instance's TTL for this method (stale window included), so compaction only drops what
       // is expired for all of them.
-      notedStore = new WeakRef(store);
+      notedStack = new WeakRef(stack);
       notedTtl = ttlMs;
-      store.noteTtl(name, ttlMs + staleMs);
+      stack.noteTtl(name, ttlMs + staleMs);
     }
     // Hit path: synchronous, no allocation beyond the key. Once per `refreshInterval` it first looks
     // at the file (a stat or two), so clears and results of other processes reach this one.
     const now = Date.now();
-    if (now >= store.checkAt) store.refresh();
-    let entry = store.get(key);
+    let entry = stack.peek(key, now);
     if (entry !== undefined && (entry.meta === undefined ? version === undefined && now - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
       const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
       if (answer !== UNDECODABLE) return answer;
     }
     // Another process sharing the file may have computed it: one stat tells whether to look.
-    if (store.refresh()) {
-      entry = store.get(key);
+    if (stack.lookAgain()) {
+      entry = stack.entry(key);
       if (entry !== undefined && age(entry, ttlMs, version) < 0) {
         const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
         if (answer !== UNDECODABLE) return answer;
@@ -155,7 +154,7 @@ const UNDECODABLE = Symbol("undecodable");
 function serve(internals: CacheInternals, entry: StoredEntry, key: string, name: string, asyncMethod: boolean, ttlMs: number): unknown {
   let value: unknown;
   try {
-    value = internals.store.valueOf(entry);
+    value = internals.stack.valueOf(entry);
   } catch {
     return UNDECODABLE;
   }
@@ -163,10 +162,8 @@ function serve(internals: CacheInternals, entry: StoredEntry, key: string, name:
   internals.last = "l1";
   internals.metrics.hits.l1++;
   globalMetrics.hits.l1++;
-  const { store } = internals;
   if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: internals.options.dataId, key, method: name, tier: "l1" } satisfies CacheEvent);
-  if (store.maxEntries !== undefined) store.touch(key, entry);
-  if (store.l2 !== undefined) store.l2.backfill(key, entry, entry.meta?.ttlMs ?? ttlMs);
+  internals.stack.served(key, entry, ttlMs);
   return entry.async || asyncMethod ? Promise.resolve(value) : value;
 }
 
@@ -174,7 +171,7 @@ function serve(internals: CacheInternals, entry: StoredEntry, key: string, name:
 function serveStale(call: Call, entry: StoredEntry): unknown {
   let value: unknown;
   try {
-    value = call.internals.store.valueOf(entry);
+    value = call.internals.stack.valueOf(entry);
   } catch {
     return UNDECODABLE;
   }
@@ -184,11 +181,11 @@ function serveStale(call: Call, entry: StoredEntry): unknown {
 
 /** One refresh of a stale key at a time; its failure keeps the stale value and is logged once. */
 function refreshInBackground(call: Call): void {
-  const { store, log } = call.internals;
-  if (store.inflight.has(call.key)) return;
+  const { stack, log } = call.internals;
+  if (stack.inflight.has(call.key)) return;
   const background: Call = { ...call, background: true };
   const failed = (error: unknown) => {
-    log.once("warn", `refresh:${store.path}:${call.name}`, `refreshing a stale result of ${call.name} failed (${describeError(error)}); the stale result is served until its window ends.`);
+    log.once("warn", `refresh:${stack.path}:${call.name}`, `refreshing a stale result of ${call.name} failed (${describeError(error)}); the stale result is served until its window ends.`);
   };
   if (call.asyncMethod) {
     void (compute(background) as Promise<unknown>).catch(failed);
@@ -204,13 +201,11 @@ function refreshInBackground(call: Call): void {
 }
 
 /**
- * `clearCache: true`: this method's results from earlier runs are dropped once per store, as a clear
+ * `clearCache: true`: this method's results from earlier runs are dropped once per stack, as a clear
  * (persisted, and seen by every process sharing the file).
  */
 function dropEarlierRuns(internals: CacheInternals, name: string): void {
-  const { store } = internals;
-  store.clearedFunctions.add(name);
-  for (const key of store.clear(name)) internals.statuses.delete(key);
+  for (const key of internals.stack.clearEarlierRuns(name) ?? []) internals.statuses.delete(key);
 }
 
 interface Call {
@@ -236,7 +231,7 @@ interface Answer {
 
 /** An L1 miss: an async method with a table asks DynamoDB first; then the method runs. */
 function compute(call: Call): unknown {
-  const running = call.internals.store.inflight.get(call.key) as Promise<Answer> | undefined;
+  const running = call.internals.stack.inflight.get(call.key) as Promise<Answer> | undefined;
   if (running !== undefined) {
     // The same call is under way (possibly from another instance of this dataId): share its answer.
     return running.then((answer) => {
@@ -244,7 +239,7 @@ function compute(call: Call): unknown {
       return answer.value;
     });
   }
-  if (call.asyncMethod && call.internals.store.l2 !== undefined) return share(call, lookupThenRun(call));
+  if (call.asyncMethod && call.internals.stack.hasRemote) return share(call, lookupThenRun(call));
   let result: unknown;
   try {
     result = call.method.apply(call.self, call.args);
@@ -264,11 +259,11 @@ function compute(call: Call): unknown {
 
 /** DynamoDB first (bounded by its timeout), then the method. */
 async function lookupThenRun(call: Call): Promise<Answer> {
-  const { store } = call.internals;
-  const entry = await (store.l2 as NonNullable<typeof store.l2>).lookup(call.key, call.ttlMs, call.config.version);
+  const { stack } = call.internals;
+  const entry = await stack.lookupRemote(call.key, call.ttlMs, call.config.version);
   if (entry !== undefined) {
     try {
-      const value = store.valueOf(entry);
+      const value = stack.valueOf(entry);
       call.internals.metrics.hits.l2++;
       globalMetrics.hits.l2++;
       if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: call.internals.options.dataId, key: call.key, method: call.name, tier: "l2" } satisfies CacheEvent);
@@ -297,7 +292,7 @@ function settle(call: Call, result: Promise<unknown>): Promise<Answer> {
 
 /** Registers an async computation so concurrent identical calls share it; answers the caller. */
 function share(call: Call, answer: Promise<Answer>): Promise<unknown> {
-  const { inflight } = call.internals.store;
+  const { inflight } = call.internals.stack;
   const done = () => {
     if (inflight.get(call.key) === answer) inflight.delete(call.key);
   };
@@ -319,11 +314,11 @@ function failSafe(call: Call, error: unknown): { value: unknown } | undefined {
   globalMetrics.errors++;
   if (channels.error.hasSubscribers) channels.error.publish({ event: "error", dataId: internals.options.dataId, key: call.key, method: call.name, error } satisfies CacheEvent);
   if (config.staleMs <= 0) return undefined;
-  const entry = internals.store.get(call.key);
+  const entry = internals.stack.entry(call.key);
   if (entry === undefined || age(entry, call.ttlMs, config.version) >= config.staleMs) return undefined;
   try {
-    const value = internals.store.valueOf(entry);
-    internals.log.once("warn", `failsafe:${internals.store.path}:${call.name}`, `${call.name} failed (${describeError(error)}); serving its last good result until the stale window ends.`);
+    const value = internals.stack.valueOf(entry);
+    internals.log.once("warn", `failsafe:${internals.stack.path}:${call.name}`, `${call.name} failed (${describeError(error)}); serving its last good result until the stale window ends.`);
     return { value };
   } catch {
     return undefined;
@@ -352,14 +347,14 @@ function record(call: Call, status: CacheStatus | "stale"): void {
  * computed from the result travels with the entry.
  */
 function remember(call: Call, value: unknown, async: boolean): void {
-  const { store, log } = call.internals;
+  const { stack, log } = call.internals;
   const { config } = call;
   if (config.shouldCache !== undefined && !decide(call, value)) return;
   let ttlMs: number | undefined;
   if (config.ttlOf !== undefined) {
     const computed = durationToMs(safely(() => config.ttlOf?.(value, call.args)));
     if (typeof computed === "number") ttlMs = computed;
-    else log.once("warn", `ttl-of:${store.path}:${call.name}`, `the ttl function of ${call.name} gave an unusable TTL: ${computed}. The instance's ttl is used instead.`);
+    else log.once("warn", `ttl-of:${stack.path}:${call.name}`, `the ttl function of ${call.name} gave an unusable TTL: ${computed}. The instance's ttl is used instead.`);
   }
   const meta: EntryMeta | undefined = ttlMs === undefined && config.version === undefined ? undefined : { ttlMs, version: config.version };
   const time = Date.now();
@@ -371,11 +366,10 @@ function remember(call: Call, value: unknown, async: boolean): void {
     if (!(error instanceof UnencodableValueError)) throw error;
     persistent = false;
     const className = (call.self as object).constructor.name;
-    log.once("warn", `unencodable:${store.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
+    log.once("warn", `unencodable:${stack.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
   }
   const entry: StoredEntry = { time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent, meta };
-  store.set(call.key, entry);
-  if (persistent && store.l2 !== undefined) store.l2.write(call.key, raw, time, async, ttlMs ?? call.ttlMs, meta);
+  stack.remember(call.key, entry, call.ttlMs);
 }
 
 /** `shouldCache`, whose own failure means "do not cache" (logged once). */
@@ -383,7 +377,7 @@ function decide(call: Call, value: unknown): boolean {
   try {
     return (call.config.shouldCache as NonNullable<ResolvedCachedOptions["shouldCache"]>)(value, call.args) === true;
   } catch (error) {
-    call.internals.log.once("warn", `should-cache:${call.internals.store.path}:${call.name}`, `the shouldCache function of ${call.name} threw (${describeError(error)}); such results are not cached.`);
+    call.internals.log.once("warn", `should-cache:${call.internals.stack.path}:${call.name}`, `the shouldCache function of ${call.name} threw (${describeError(error)}); such results are not cached.`);
     return false;
   }
 }

@@ -13,8 +13,8 @@ import { applyAttributes, attributesJson, captureAttributes, restoreAttributes }
 import { createDynamoDBTier } from "./store/dynamodb/index.js";
 import { L2Sync } from "./store/l2-sync.js";
 import { exitSender } from "./store/dynamodb/exit.js";
-import type { LocalFileStore } from "./store/local-file-store.js";
-import { flushAll, openStore } from "./store/registry.js";
+import type { CacheStack } from "./store/cache-stack.js";
+import { flushAll, openStack } from "./store/registry.js";
 
 /**
  * Where the answer of a cached call came from: the local file (`"l1"`), DynamoDB (`"l2"`), running the
@@ -31,7 +31,8 @@ export interface CacheStats {
 /** The per-instance state that `@Cached` works with. Not part of the public API. */
 export interface CacheInternals {
   readonly options: ResolvedOptions;
-  readonly store: LocalFileStore;
+  /** The tiers of this instance's dataId, shared with the other instances of it. */
+  readonly stack: CacheStack;
   readonly log: CacheLog;
   /** Status of each call signature answered through this instance in this process. */
   readonly statuses: Map<string, CacheStatus>;
@@ -64,7 +65,7 @@ export class JSONCache {
   constructor(options?: JSONCacheOptions) {
     const resolved = resolveOptions(options, new.target.name);
     const log = new CacheLog(resolved.logging, resolved.logger);
-    const store = openStore({
+    const stack = openStack({
       directory: resolved.directory,
       dataId: resolved.dataId,
       log,
@@ -75,11 +76,11 @@ export class JSONCache {
       fileMode: resolved.fileMode,
       directoryMode: resolved.directoryMode,
     });
-    const checkRestored = restoreAttributes(this, store.variables, resolved.exclude, log);
-    store.forgetVariables(resolved.exclude);
-    this.#internals = { options: resolved, store, log, statuses: new Map(), last: null, checkRestored, metrics: newMetrics() };
-    store.defaultTtlMs = Math.max(store.defaultTtlMs, resolved.ttlMs);
-    if (resolved.dynamodbTable !== undefined) connectL2(store, resolved, log);
+    const checkRestored = restoreAttributes(this, stack.variables, resolved.exclude, log);
+    stack.forgetVariables(resolved.exclude);
+    this.#internals = { options: resolved, stack, log, statuses: new Map(), last: null, checkRestored, metrics: newMetrics() };
+    stack.noteInstanceTtl(resolved.ttlMs);
+    if (resolved.dynamodbTable !== undefined) connectL2(stack, resolved, log);
   }
 
   /** The dataId naming this object's cache. */
@@ -92,9 +93,9 @@ export class JSONCache {
    * calls made through this instance the source of the last answer. A fresh object each time.
    */
   get cacheStatus(): Record<string, CacheStatus> {
-    const { store, statuses } = this.#internals;
+    const { stack, statuses } = this.#internals;
     const out: Record<string, CacheStatus> = {};
-    for (const [key, entry] of store.allEntries()) {
+    for (const [key, entry] of stack.entries()) {
       if (entry.origin !== "process") out[key] = entry.origin;
     }
     for (const [key, status] of statuses) out[key] = status;
@@ -113,16 +114,10 @@ export class JSONCache {
    * in memory).
    */
   jsonCacheSave(): Promise<boolean> {
-    const { store, options, log, checkRestored } = this.#internals;
+    const { stack, options, log, checkRestored } = this.#internals;
     checkRestored();
     const variables = captureAttributes(this, options.exclude, log);
-    store.setVariables(variables);
-    const local = store.flush(true);
-    if (store.l2 === undefined) return local;
-    // With DynamoDB: true once both tiers hold everything saved so far (what L2 could not take yet is
-    // kept and retried: the save says false meanwhile).
-    void store.l2.saveState(attributesJson(variables));
-    return Promise.all([local, store.l2.settle()]).then(([written, remote]) => written && remote);
+    return stack.save(variables, attributesJson(variables));
   }
 
   /**
@@ -131,20 +126,9 @@ export class JSONCache {
    * is how sync methods (which cannot wait for the network) and a new machine's object state get
    * what other machines computed. Resolves to what was loaded; `undefined` if DynamoDB was unavailable.
    */
-  async jsonCachePreload(): Promise<{ entries: number; attributes: boolean } | undefined> {
-    const { store, options, log } = this.#internals;
-    if (store.l2 === undefined) return { entries: 0, attributes: false };
-    const entries = await store.l2.preload();
-    if (entries === undefined) return undefined;
-    let attributes = false;
-    if (store.variables.size === 0) {
-      const json = await store.l2.loadState();
-      if (json !== undefined) {
-        store.setVariables(applyAttributes(this, json, options.exclude, log));
-        attributes = store.variables.size > 0;
-      }
-    }
-    return { entries, attributes };
+  jsonCachePreload(): Promise<{ entries: number; attributes: boolean } | undefined> {
+    const { stack, options, log } = this.#internals;
+    return stack.preload((json) => applyAttributes(this, json, options.exclude, log));
   }
 
   /**
@@ -153,16 +137,11 @@ export class JSONCache {
    * Attributes are not touched.
    */
   jsonCacheClear(functionName?: string): Promise<boolean> {
-    const { store, statuses } = this.#internals;
-    if (functionName === undefined) {
-      store.clear();
-      statuses.clear();
-    } else {
-      for (const key of store.clear(functionName)) statuses.delete(key);
-    }
-    const local = store.flush();
-    if (store.l2 === undefined) return local;
-    return Promise.all([local, store.l2.remove(functionName)]).then(([a, b]) => a && b);
+    const { stack, statuses } = this.#internals;
+    const { removed, done } = stack.clear(functionName);
+    if (functionName === undefined) statuses.clear();
+    else for (const key of removed) statuses.delete(key);
+    return done;
   }
 
   /**
@@ -175,16 +154,15 @@ export class JSONCache {
   jsonCacheStats(options?: { l2: true }): CacheStats | Promise<CacheStats & { l2: CacheStats | undefined }> {
     const local = this.#localStats();
     if (options?.l2 !== true) return local;
-    const l2 = this.#internals.store.l2;
-    return (l2 === undefined ? Promise.resolve(undefined) : l2.count()).then((remote) => ({ ...local, l2: remote }));
+    return this.#internals.stack.remoteCounts().then((remote) => ({ ...local, l2: remote }));
   }
 
   #localStats(): CacheStats {
-    const { store, options } = this.#internals;
+    const { stack, options } = this.#internals;
     const now = Date.now();
     const functions: Record<string, number> = {};
     let totalEntries = 0;
-    for (const [key, entry] of store.allEntries()) {
+    for (const [key, entry] of stack.entries()) {
       const fn = functionOfKey(key);
       const ttl = entry.meta?.ttlMs ?? methodTtl(this, fn) ?? options.ttlMs;
       if (now - entry.time >= ttl) continue;
@@ -199,8 +177,8 @@ export class JSONCache {
    * dataId's files (shared by the instances of that dataId). A copy.
    */
   jsonCacheMetrics(): CacheMetrics {
-    const { metrics, store } = this.#internals;
-    return { ...copyMetrics(metrics), bytesWritten: store.bytesWritten };
+    const { metrics, stack } = this.#internals;
+    return { ...copyMetrics(metrics), bytesWritten: stack.bytesWritten };
   }
 
   /** The process-wide totals of every instance's counters. A copy. */
@@ -243,22 +221,25 @@ export class JSONCache {
   }
 }
 
-/** Links the store of this dataId to its DynamoDB table (once per store). */
-function connectL2(store: LocalFileStore, options: ResolvedOptions, log: CacheLog): void {
-  store.l2 ??= new L2Sync(
-    createDynamoDBTier({
-      table: options.dynamodbTable as string,
-      log,
-      endpoint: options.dynamodbEndpoint,
-      region: options.dynamodbRegion,
-      client: options.dynamodbClient,
-      timeoutMs: options.dynamodbTimeout,
-    }),
-    options.dataId,
-    store,
-    { log, clearCheckMs: options.dynamodbClearCheck, stateText: () => attributesJson(store.variables) },
+/** Links the stack of this dataId to its DynamoDB table (once per stack). */
+function connectL2(stack: CacheStack, options: ResolvedOptions, log: CacheLog): void {
+  const remote = stack.connect(
+    (local) =>
+      new L2Sync(
+        createDynamoDBTier({
+          table: options.dynamodbTable as string,
+          log,
+          endpoint: options.dynamodbEndpoint,
+          region: options.dynamodbRegion,
+          client: options.dynamodbClient,
+          timeoutMs: options.dynamodbTimeout,
+        }),
+        options.dataId,
+        local,
+        { log, clearCheckMs: options.dynamodbClearCheck, stateText: () => attributesJson(local.variables) },
+      ),
   );
-  if (options.saveOnDel) exitSender.saveOnDel(store.l2);
+  if (options.saveOnDel) exitSender.saveOnDel(remote);
 }
 
 /** The internals of a JSONCache instance, or `undefined` for anything else. */

@@ -26,7 +26,6 @@ import { clearLine, deleteLine, parseJournalLine, setLine, variablesLine, type J
 import { appendToJournal, appendToJournalSync, readJournalLines, sealJournal, unsealJournal } from "./journal-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
-import type { L2Sync } from "./l2-sync.js";
 import { globalMetrics } from "../events.js";
 import { Changes, MemoryTable, type StoredEntry } from "./memory-table.js";
 import { SETTLE_MS, isSettled, setAside, describe } from "./quarantine.js";
@@ -84,12 +83,6 @@ export class LocalFileStore {
   readonly dataId: string;
   readonly log: CacheLog;
   readonly journalPath: string;
-  /** Answers of async misses under way, so concurrent identical calls share one execution. */
-  readonly inflight = new Map<string, Promise<unknown>>();
-  /** Functions whose entries from earlier runs were already dropped by `@Cached({ clearCache: true })`. */
-  readonly clearedFunctions = new Set<string>();
-  /** The DynamoDB link of this dataId, when a table is configured. */
-  l2: L2Sync | undefined;
   /** Bytes written to this cache's file and journal by this process. */
   bytesWritten = 0;
   /** The longest instance TTL of the instances using this store (for entries of uncalled methods). */
@@ -703,7 +696,7 @@ export class LocalFileStore {
     const expired: string[] = [];
     for (const [key, entry] of this.#table.entries()) {
       const ttl = entry.meta?.ttlMs ?? this.#ttls.get(functionOfKey(key));
-      if (ttl !== undefined && now - entry.time >= ttl && this.inflight.get(key) === undefined) expired.push(key);
+      if (ttl !== undefined && now - entry.time >= ttl) expired.push(key);
     }
     this.#table.removeKeys(expired);
   }

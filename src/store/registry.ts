@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import type { CacheLog } from "../logger.js";
 import { cacheFilePath, legacyPythonFileName } from "./file-names.js";
 import { LocalFileStore } from "./local-file-store.js";
+import { CacheStack } from "./cache-stack.js";
 import { join } from "node:path";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
@@ -31,6 +32,23 @@ export interface OpenOptions {
   refreshIntervalMs: number;
   fileMode: number;
   directoryMode: number;
+}
+
+const stacks = new Map<string, WeakRef<CacheStack>>();
+const forgetStack = new FinalizationRegistry<string>((path) => {
+  if (stacks.get(path)?.deref() === undefined) stacks.delete(path);
+});
+
+/** The cache stack of `dataId` in `directory`, shared with any other live instance that uses the same file. */
+export function openStack(options: OpenOptions): CacheStack {
+  const store = openStore(options);
+  let stack = stacks.get(store.path)?.deref();
+  if (stack === undefined) {
+    stack = new CacheStack(store);
+    stacks.set(store.path, new WeakRef(stack));
+    forgetStack.register(stack, store.path);
+  }
+  return stack;
 }
 
 /** The store of `dataId` in `directory`, shared with any other live instance that uses the same file. */
