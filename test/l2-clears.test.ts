@@ -50,6 +50,8 @@ const MACHINE = `
         dataId: "scraper",
         dynamodbTable: env.MODE === "local" ? undefined : env.TABLE,
         dynamodbEndpoint: env.ENDPOINT,
+        // Generous: a machine may be the first to use a table on a busy server.
+        dynamodbTimeout: 5000,
         ...(env.CLEAR_CHECK ? { dynamodbClearCheck: Number(env.CLEAR_CHECK) } : {}),
         logging: false,
       });
