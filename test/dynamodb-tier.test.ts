@@ -69,8 +69,8 @@ async function timed<T>(call: () => Promise<T>): Promise<{ result: T; ms: number
 
 /**
  * A freshly started server (the Java JIT still cold) can take seconds to create its first tables, far
- * more than a request timeout, on a busy machine. Fault tests do not measure that: the server first
- * creates a table of its own, and each test's table is created (by a tier with a generous timeout)
+ * more than a request timeout, on a busy machine. The tests do not measure that: every server first
+ * creates a table of its own, and each fault test's table is created (by a tier with a generous timeout)
  * and checked by the test's tier before anything is measured. Anything that tier logged while getting
  * there is forgotten.
  */
@@ -133,8 +133,10 @@ const moduleUrl = (path: string) => pathToFileURL(join(ROOT, path)).href;
 
 beforeAll(async () => {
   await waitForDynamoDB(endpoint);
+  // The shared server may have just started: its first table creation is not what the tests time.
+  await warmUp(endpoint);
   raw = new DynamoDBClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } });
-});
+}, 120_000);
 
 afterAll(() => raw?.destroy());
 
