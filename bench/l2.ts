@@ -6,10 +6,14 @@
  * Every contender runs against the same server and table, through clients with the same settings, and
  * contenders are measured interleaved (round-robin, rotating the first) so server warm-up and drift hit
  * them alike. Each sample is timed alone (one call), untimed setup and checks around it.
+ *
+ * Two request counts, not times (a caller's client whose middleware counts commands by name): what the
+ * cross-machine clear check costs a process that keeps making calls, and what hits on entries from the
+ * local file that DynamoDB already holds (a restart) send.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   BatchWriteItemCommand,
@@ -26,7 +30,9 @@ import { encodeValue } from "../src/codec.js";
 import { Cached, JSONCache } from "../src/index.js";
 import { cacheInternals } from "../src/json-cache.js";
 import { callKey } from "../src/keys/call-key.js";
+import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { encodeEntryItem, entrySortKey, type Item } from "../src/store/dynamodb-format.js";
+import { DEFAULT_CLEAR_CHECK_MS } from "../src/store/dynamodb/clears.js";
 import type { DynamoDBTier } from "../src/store/dynamodb/index.js";
 import type { L2Sync } from "../src/store/l2-sync.js";
 import { formatCount, formatNs, formatRatio, type Section } from "./report.js";
@@ -56,6 +62,11 @@ export interface L2Settings {
   scaleSamples: number;
   /** Untimed rounds of every contender before each comparison. */
   warmupRounds: number;
+  /** Clear-check cost: how long a process makes calls, and its (short) `dynamodbClearCheck`, ms. */
+  clearCheckPeriodMs: number;
+  clearCheckIntervalMs: number;
+  /** Hits on entries from the local file (a restart) whose requests are counted. */
+  restartedHits: number;
 }
 
 export interface L2Results {
@@ -76,6 +87,51 @@ class L2Target extends JSONCache {
   async double(x: number): Promise<number> {
     return x * 2;
   }
+}
+
+/** A JSONCache on a caller's client (whose requests are counted), with a given clear-check interval. */
+class CountedTarget extends JSONCache {
+  constructor(dataId: string, directory: string, client: DynamoDBClient, clearCheckMs = DEFAULT_CLEAR_CHECK_MS) {
+    super({ dataId, directory, logging: false, dynamodbTable: tableInUse, dynamodbClient: client, dynamodbClearCheck: clearCheckMs });
+  }
+
+  @Cached({ ttl: 1 })
+  async double(x: number): Promise<number> {
+    return x * 2;
+  }
+
+  @Cached({ ttl: 1 })
+  triple(x: number): number {
+    return x * 3;
+  }
+}
+
+/** DynamoDB operation names, whichever client (low-level or document) sent the command. */
+const OPERATIONS: Record<string, string> = { Get: "GetItem", Put: "PutItem", Update: "UpdateItem", Delete: "DeleteItem", BatchGet: "BatchGetItem", BatchWrite: "BatchWriteItem" };
+
+/** A client like the others whose middleware counts the commands it sends, by operation. */
+function countingClient(): { client: DynamoDBClient; counts: Map<string, number> } {
+  const client = new DynamoDBClient({
+    endpoint: endpointInUse,
+    region: REGION,
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: TIMEOUT_MS, requestTimeout: TIMEOUT_MS, throwOnRequestTimeout: true } as never,
+  });
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName ?? "unknown").replace(/Command$/, "");
+      const operation = OPERATIONS[name] ?? name;
+      counts.set(operation, (counts.get(operation) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize", name: "countRequests" },
+  );
+  return { client, counts };
+}
+
+function countsText(counts: ReadonlyMap<string, number>): string {
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([name, n]) => `${name} ${n}`).join(", ") || "none";
 }
 
 /** Contenders of one comparison: each run sets itself up, times what it measures, and returns ns. */
@@ -294,6 +350,14 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
     const smallNs = scale.get(String(small)) as number;
     const largeNs = scale.get(String(large)) as number;
 
+    // ---- 4. requests of the cross-machine clear check, for a process that keeps making calls
+    progress("L2: clear-check requests");
+    const clearCost = await measureClearChecks(settings);
+
+    // ---- 5. requests of hits on entries from the local file that DynamoDB holds (a restart)
+    progress(`L2: requests of ${formatCount(settings.restartedHits)} restarted hits`);
+    const restart = await measureRestartedHits(raw, settings.restartedHits);
+
     const missNs = misses.get(MISS) as number;
     const putNs = misses.get(PUT) as number;
     const getPutNs = misses.get(GET_PUT) as number;
@@ -314,6 +378,9 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
           `raw PutItem: the same conditional write (\`attribute_not_exists(cache_id) OR epoch_ms < :t\`) of an item of the same size (${itemBytes} bytes, built by encodeEntryItem), new key each sample`,
           `entries held: two objects whose dataIds already hold ${formatCount(small)} and ${formatCount(large)} entries in the table (pre-filled by BatchWriteItem, ${PREFILL_BATCH} items a request, ${PREFILL_CONCURRENCY} in parallel, in ${prefillSeconds.toFixed(1)} s; counts checked by Query), L1 empty; per-miss cost as above, ${settings.scaleSamples} samples each`,
           "DynamoDB Local is a Java program on this machine: its latencies are not DynamoDB's, and the loopback round trip is small, so the library's own overhead weighs more here than against a real table",
+          `requests (counted, not timed): commands counted by name in the middleware of a DynamoDBClient passed as \`dynamodbClient\` (same settings as above); the table check of a new client (DescribeTable, DescribeTimeToLive) is not in the figures`,
+          `clear check: one object calling a sync cached method (L1 hits) back to back, yielding to the event loop after each call, for ${formatCount(clearCost.periodMs)} ms with \`dynamodbClearCheck: ${clearCost.intervalMs}\` (the start-up check and its first calls before the count); GetItem requests counted over the period; per hour at the default ${formatCount(DEFAULT_CLEAR_CHECK_MS)} ms = (GetItem counted ÷ (period ÷ interval)) × 3,600,000 ÷ ${formatCount(DEFAULT_CLEAR_CHECK_MS)}, per dataId in use`,
+          `restarted hits: ${formatCount(restart.hits)} entries of an async method computed earlier — written to DynamoDB (BatchWriteItem) and to a local cache file with the same times — read by a new object on that file: ${formatCount(restart.hits)} \`await obj.double(x)\` checked to be "l1", then \`await l2.settle()\` (the batched checks are done); requests counted from the first hit on`,
         ],
         tables: [
           {
@@ -341,8 +408,31 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
             ],
             right: [0, 1, 2],
           },
+          {
+            headers: ["clear check (requests)", "measured", `per hour at the default ${formatCount(DEFAULT_CLEAR_CHECK_MS)} ms`],
+            rows: [
+              [
+                `GetItem of v#clears, ${formatCount(clearCost.calls)} calls in ${formatCount(clearCost.periodMs)} ms, interval ${clearCost.intervalMs} ms`,
+                `${formatCount(clearCost.getItems)} (${clearCost.perInterval.toFixed(2)} per interval)`,
+                formatCount(Math.round(clearCost.perHourAtDefault)),
+              ],
+              ["other requests in the period", countsText(clearCost.others), ""],
+            ],
+            right: [1, 2],
+          },
+          {
+            headers: [`${formatCount(restart.hits)} restarted hits (requests)`, "count", `per 1,000 hits`],
+            rows: [
+              ["BatchGetItem (the checks)", formatCount(restart.batchGets), (restart.batchGets * 1000 / restart.hits).toFixed(1)],
+              ["PutItem + BatchWriteItem + UpdateItem (writes)", formatCount(restart.writes), (restart.writes * 1000 / restart.hits).toFixed(1)],
+              ["GetItem", formatCount(restart.getItems), (restart.getItems * 1000 / restart.hits).toFixed(1)],
+              ["all requests", countsText(restart.counts), ""],
+            ],
+            right: [1, 2],
+          },
         ],
         after: [
+          `clear check: ${formatCount(clearCost.getItems)} GetItem in ${formatCount(clearCost.periodMs)} ms at ${clearCost.intervalMs} ms → ${formatCount(Math.round(clearCost.perHourAtDefault))} GetItem per hour per dataId at the default ${formatCount(DEFAULT_CLEAR_CHECK_MS)} ms; ${formatCount(restart.hits)} restarted hits: ${restart.batchGets} BatchGetItem, ${restart.writes} writes`,
           `L2 hit = ${formatRatio(hitRatio)} a raw GetItem; miss → L2 written = ${formatRatio(missNs / putNs)} a raw PutItem (${formatRatio(missNs / getPutNs)} a raw GetItem + PutItem); per-miss cost with ${formatCount(large)} vs ${formatCount(small)} entries held: ${formatRatio(largeNs / smallNs)}`,
         ],
       },
@@ -359,11 +449,11 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
 }
 
 /** Writes `count` entries of `dataId` (double(0) … double(count - 1)) and checks they are all there. */
-async function prefill(client: DynamoDBClient, table: string, dataId: string, count: number): Promise<void> {
+async function prefill(client: DynamoDBClient, table: string, dataId: string, count: number, item: (x: number) => Item = (x) => entryItem(dataId, x)): Promise<void> {
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < count; i += PREFILL_BATCH) {
     const chunk: WriteRequest[] = [];
-    for (let x = i; x < Math.min(count, i + PREFILL_BATCH); x++) chunk.push({ PutRequest: { Item: attributeMap(entryItem(dataId, x)) } });
+    for (let x = i; x < Math.min(count, i + PREFILL_BATCH); x++) chunk.push({ PutRequest: { Item: attributeMap(item(x)) } });
     chunks.push(chunk);
   }
   let next = 0;
@@ -395,4 +485,87 @@ async function prefill(client: DynamoDBClient, table: string, dataId: string, co
     start = out.LastEvaluatedKey;
   } while (start);
   if (found !== count) throw new Error(`pre-fill of ${dataId}: ${found} items in the table, expected ${count}`);
+}
+
+interface ClearCheckCost {
+  periodMs: number;
+  intervalMs: number;
+  calls: number;
+  getItems: number;
+  /** GetItem counted ÷ (period ÷ interval): 1 when every interval has exactly one check. */
+  perInterval: number;
+  perHourAtDefault: number;
+  others: Map<string, number>;
+}
+
+/** Counts the GetItems of the clear check while one object makes calls back to back for a period. */
+async function measureClearChecks(settings: L2Settings): Promise<ClearCheckCost> {
+  const { client, counts } = countingClient();
+  const dir = freshDir("l2-clears");
+  try {
+    const target = new CountedTarget("bench-l2-clears", dir, client, settings.clearCheckIntervalMs);
+    const l2 = l2Of(target);
+    const ready = await l2.tier.ready(60_000);
+    if (!ready.ok) throw new Error(`clear check: table not ready: ${ready.reason}`);
+    for (let x = 0; x < 10; x++) target.triple(x); // computed (and written) before the count
+    if (!(await l2.settle())) throw new Error("clear check: the seed entries did not reach DynamoDB");
+    await new Promise((resolve) => setTimeout(resolve, settings.clearCheckIntervalMs));
+    counts.clear();
+    let calls = 0;
+    const start = Date.now();
+    while (Date.now() - start < settings.clearCheckPeriodMs) {
+      if (target.triple(calls % 10) !== (calls % 10) * 3 || target.lastCacheStatus !== "l1") throw new Error("clear check: expected L1 hits");
+      calls++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const periodMs = Date.now() - start;
+    const getItems = counts.get("GetItem") ?? 0;
+    const others = new Map([...counts].filter(([name]) => name !== "GetItem"));
+    const perInterval = getItems / (periodMs / settings.clearCheckIntervalMs);
+    return { periodMs, intervalMs: settings.clearCheckIntervalMs, calls, getItems, perInterval, perHourAtDefault: (perInterval * 3_600_000) / DEFAULT_CLEAR_CHECK_MS, others };
+  } finally {
+    await JSONCache.flushAll();
+    removeDir(dir);
+    client.destroy();
+  }
+}
+
+interface RestartCost {
+  hits: number;
+  batchGets: number;
+  writes: number;
+  getItems: number;
+  counts: Map<string, number>;
+}
+
+/**
+ * A restart: `hits` entries of double() held by DynamoDB and by a local cache file with the same
+ * computation times; a new object on that file hits them all. Counts what it sends from the first hit.
+ */
+async function measureRestartedHits(raw: DynamoDBClient, hits: number): Promise<RestartCost> {
+  const dataId = "bench-l2-restart";
+  const time = Date.now() - 60_000;
+  const entry = (x: number) => ({ key: callKey("double", [x]), text: JSON.stringify(encodeValue(x * 2)), time, async: true });
+  await prefill(raw, tableInUse, dataId, hits, (x) => encodeEntryItem(dataId, entry(x), DAY_MS).item);
+  const dir = freshDir("l2-restart");
+  const lines = Array.from({ length: hits }, (_, x): [string, string] => [callKey("double", [x]), entryText(encodeValue(x * 2), time, true)]);
+  fs.writeFileSync(join(dir, `${dataId}.json`), serializeCacheFile(dataId, lines, new Map(), time));
+  const { client, counts } = countingClient();
+  try {
+    const target = new CountedTarget(dataId, dir, client);
+    const l2 = l2Of(target);
+    const ready = await l2.tier.ready(60_000);
+    if (!ready.ok) throw new Error(`restarted hits: table not ready: ${ready.reason}`);
+    counts.clear();
+    for (let x = 0; x < hits; x++) {
+      if ((await target.double(x)) !== x * 2 || target.lastCacheStatus !== "l1") throw new Error(`restarted hits: double(${x}) was ${String(target.lastCacheStatus)}, expected an L1 hit`);
+    }
+    if (!(await l2.settle())) throw new Error("restarted hits: settle reported unsent writes");
+    const writes = (counts.get("PutItem") ?? 0) + (counts.get("BatchWriteItem") ?? 0) + (counts.get("UpdateItem") ?? 0);
+    return { hits, batchGets: counts.get("BatchGetItem") ?? 0, writes, getItems: counts.get("GetItem") ?? 0, counts: new Map(counts) };
+  } finally {
+    await JSONCache.flushAll();
+    removeDir(dir);
+    client.destroy();
+  }
 }

@@ -30,7 +30,7 @@ const settings = quick
       openSizes: [10_000, 100_000],
       openSamples: 5,
       concurrencyRounds: 3,
-      l2: { hitSamples: 100, missSamples: 60, scaleSizes: [100, 2_000] as [number, number], scaleSamples: 60, warmupRounds: 30 },
+      l2: { hitSamples: 100, missSamples: 60, scaleSizes: [100, 2_000] as [number, number], scaleSamples: 60, warmupRounds: 30, clearCheckPeriodMs: 3_000, clearCheckIntervalMs: 200, restartedHits: 1_000 },
     }
   : {
       sync: { batchSize: 50_000, samples: 25, warmupBatches: 5 },
@@ -42,7 +42,7 @@ const settings = quick
       openSizes: [10_000, 100_000],
       openSamples: 15,
       concurrencyRounds: 10,
-      l2: { hitSamples: 1_000, missSamples: 600, scaleSizes: [100, 10_000] as [number, number], scaleSamples: 600, warmupRounds: 200 },
+      l2: { hitSamples: 1_000, missSamples: 600, scaleSizes: [100, 10_000] as [number, number], scaleSamples: 600, warmupRounds: 200, clearCheckPeriodMs: 30_000, clearCheckIntervalMs: 200, restartedHits: 1_000 },
     };
 
 const PYTHON_HIT_NS = 2_200;

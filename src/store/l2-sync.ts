@@ -5,7 +5,8 @@
  *
  * - lookup: on an L1 miss of an async method, the entry is read from L2 (bounded by the tier's
  *   timeout); a hit is put into L1 and reported as `"l2"`. Entries computed before a known clear of
- *   their function are not served.
+ *   their function are not served; a lookup also waits for the first read of the clear times (which
+ *   runs alongside its own read), so none is judged against clear times not read yet.
  * - write-behind: a computed result is sent to L2 at once, off the call path, through the process's
  *   backlog (dynamodb/backlog.ts): what cannot be written now is kept and retried until it is.
  * - backfill: an L1 hit on an entry read from the file, which L2 is not known to hold, is checked in a
@@ -54,6 +55,8 @@ export class L2Sync {
   readonly #checking = new Set<string>();
   readonly #checks = new Set<Promise<void>>();
   #gatherTimer: NodeJS.Timeout | undefined;
+  /** The first read of the clear times (started with the link); `undefined` once it is over. */
+  #firstClearCheck: Promise<void> | undefined;
 
   constructor(
     readonly tier: DynamoDBTier,
@@ -66,7 +69,21 @@ export class L2Sync {
     this.#backlog = options.backlog ?? processBacklog;
     this.#clearCheck = new ClearCheck(options.clearCheckMs ?? DEFAULT_CLEAR_CHECK_MS, () => this.#checkClears());
     exitSender.install(this.#backlog);
-    void this.#clearCheck.run(); // also checks or creates the table, in the background
+    // Also checks or creates the table, in the background.
+    const first = this.#clearCheck.run().finally(() => {
+      if (this.#firstClearCheck === first) this.#firstClearCheck = undefined;
+    });
+    this.#firstClearCheck = first;
+  }
+
+  /**
+   * While the first read of the clear times is under way: a promise of its end (bounded by the tier's
+   * timeout, never rejected). Until then, an entry from the local file may be one that a clear made
+   * while this process was not running voids; once it is over, `store.clearBefore` has removed those.
+   * `undefined` afterwards.
+   */
+  clearsPending(): Promise<void> | undefined {
+    return this.#firstClearCheck;
   }
 
   /**
@@ -75,7 +92,8 @@ export class L2Sync {
    */
   async lookup(key: string, ttlMs: number, version: string | undefined): Promise<StoredEntry | undefined> {
     this.#clearCheck.onUse();
-    const outcome = await this.tier.get(this.dataId, key);
+    // The first clear check and the read go together: an entry is never judged against clear times not read yet.
+    const [outcome] = await Promise.all([this.tier.get(this.dataId, key), this.#firstClearCheck]);
     if (!outcome.ok || outcome.value === undefined) return undefined;
     const remote = outcome.value;
     if (this.#clearTimes.isVoid(remote.key, remote.time)) return undefined;

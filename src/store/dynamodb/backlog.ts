@@ -26,6 +26,8 @@ export interface WriteTarget {
   readonly endpoint: string | undefined;
   readonly region: string | undefined;
   readonly timeoutMs: number;
+  /** Whether this process has seen the table ready (the exit worker then need not check it first). */
+  readonly tableReady?: boolean;
   write(write: L2Write): Promise<L2Outcome<unknown>>;
 }
 

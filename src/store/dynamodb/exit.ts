@@ -6,8 +6,10 @@
  * - `process.exit()` or what is still unsent after the above (`exit`): an exit handler cannot await, so
  *   it starts a worker thread that sends the unsent writes with its own DynamoDB client (the same
  *   conditional requests, writes.ts) and waits for it synchronously (Atomics.wait), at most the request
- *   timeout plus the time to start the worker and load the SDK. The worker exists only then, and only
- *   when there is something to send.
+ *   timeout plus the time to start the worker and load the SDK. Within that budget the worker's
+ *   requests are not held to the request timeout (its client is cold, the machine may be busy) and
+ *   writes that fail for a passing reason are sent again. The worker exists only then, and only when
+ *   there is something to send.
  * - A signal that kills the process (SIGKILL, or SIGTERM/SIGINT without a handler that calls
  *   `process.exit()`) or a crash runs neither: the writes not yet sent are lost from L2 (the local file
  *   keeps the results; saveOnDel's next run or later hits send them).
@@ -35,6 +37,8 @@ export interface ExitJob {
   endpoint: string | undefined;
   region: string | undefined;
   timeoutMs: number;
+  /** The process saw the table ready; otherwise the worker checks (and creates) it before writing. */
+  tableReady: boolean;
   writes: L2Write[];
 }
 
@@ -42,6 +46,8 @@ export interface ExitWorkerData {
   /** Int32Array over a SharedArrayBuffer: [done flag, writes sent]. */
   signal: Int32Array;
   jobs: ExitJob[];
+  /** When the main thread stops waiting (epoch ms): every request of the worker may take until then. */
+  deadline: number;
 }
 
 class ExitSender {
@@ -92,7 +98,8 @@ class ExitSender {
     const add = (target: WriteTarget, write: L2Write) => {
       const key = [target.table, target.endpoint ?? "", target.region ?? "", target.timeoutMs].join("\u0000");
       let job = jobs.get(key);
-      if (!job) jobs.set(key, (job = { table: target.table, endpoint: target.endpoint, region: target.region, timeoutMs: target.timeoutMs, writes: [] }));
+      if (!job) jobs.set(key, (job = { table: target.table, endpoint: target.endpoint, region: target.region, timeoutMs: target.timeoutMs, tableReady: false, writes: [] }));
+      job.tableReady ||= target.tableReady === true;
       job.writes.push(write);
     };
     for (const backlog of this.#backlogs) for (const pending of backlog.unsent()) add(pending.target, pending.write);
@@ -107,14 +114,15 @@ function sendInWorker(jobs: ExitJob[]): void {
   const file = workerFile();
   if (file === undefined) return;
   const signal = new Int32Array(new SharedArrayBuffer(8));
-  const data: ExitWorkerData = { signal, jobs };
+  const limit = Math.max(...jobs.map((job) => job.timeoutMs)) + WORKER_START_MS;
+  const started = Date.now();
+  const data: ExitWorkerData = { signal, jobs, deadline: started + limit };
   try {
     new Worker(file, { workerData: data });
   } catch {
     return; // cannot start a thread here: what is unsent stays unsent, as after a crash
   }
-  const limit = Math.max(...jobs.map((job) => job.timeoutMs)) + WORKER_START_MS;
-  Atomics.wait(signal, 0, 0, limit);
+  Atomics.wait(signal, 0, 0, Math.max(0, limit - (Date.now() - started)));
 }
 
 /** The worker's file, built beside this module (dist/exit-worker.js); the TypeScript source when run from source. */

@@ -83,6 +83,11 @@ export class DynamoDBTier {
     this.#connection = connectionPool.acquire({ table: options.table, endpoint: this.endpoint, region: options.region, client, timeoutMs: this.timeoutMs, create: options.createTable !== false });
   }
 
+  /** Whether this process has checked the table and found it ready. */
+  get tableReady(): boolean {
+    return this.#connection.tableReady;
+  }
+
   /** Loads the SDK and checks (or creates) the table, waiting at most `waitMs` (default: the timeout). */
   ready(waitMs = this.timeoutMs): Promise<L2Outcome<void>> {
     return this.#run("ready", async () => undefined, waitMs);

@@ -18,6 +18,8 @@ export interface TableSetup {
   create: boolean;
   timeoutMs: number;
   log: CacheLog;
+  /** Enable TTL on `ttl` (default true; the exit worker leaves it to the next process's check). */
+  ttl?: boolean;
 }
 
 /** Checks the table (creating it when missing and allowed); throws an `L2Failure` or SDK error when it cannot be used. */
@@ -80,7 +82,7 @@ export async function prepareTable({ sdk, client }: Clients, setup: TableSetup):
       `the table's key schema is ${keys.join(", ") || "unknown"}; cacherator needs partition key "cache_id" (S) and sort key "entry" (S): use another table name`,
     );
   }
-  await enableTtl(sdk, client, setup);
+  if (setup.ttl !== false) await enableTtl(sdk, client, setup);
 }
 
 async function enableTtl(sdk: Sdk, client: DynamoDBClient, { table, where, log, timeoutMs }: TableSetup): Promise<void> {
