@@ -115,6 +115,15 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
     const now = Date.now();
     let entry = stack.peek(key, now);
     if (entry !== undefined && (entry.meta === undefined ? version === undefined && now - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
+      // An async result from the file, before this process first read DynamoDB's clear times: it may
+      // have been cleared on another machine meanwhile, so the call waits for that read (once).
+      if (asyncMethod && entry.origin === "l1") {
+        const clears = stack.clearsPending();
+        if (clears !== undefined) {
+          const again = () => cached.apply(this, args);
+          return clears.then(again, again);
+        }
+      }
       const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
       if (answer !== UNDECODABLE) return answer;
     }

@@ -61,6 +61,15 @@ export class CacheStack {
     return this.#local.refresh();
   }
 
+  /**
+   * With DynamoDB, while this process's first read of its clear times is under way: the promise of it.
+   * Async hits on entries from the file wait for it, so a clear made while this machine was off is
+   * never answered from its file. `undefined` afterwards, and without a table.
+   */
+  clearsPending(): Promise<void> | undefined {
+    return this.#remote?.clearsPending();
+  }
+
   /** The L2 entry of `key` (put into L1), for an async method's L1 miss; `undefined` without a table. */
   lookupRemote(key: string, ttlMs: number, version: string | undefined): Promise<StoredEntry | undefined> {
     return this.#remote === undefined ? Promise.resolve(undefined) : this.#remote.lookup(key, ttlMs, version);
