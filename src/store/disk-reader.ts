@@ -1,0 +1,326 @@
+/**
+ * The merge with other processes: what this process knows of the cache file and its journal, and how
+ * what others wrote since gets into the memory table. No lock is needed to read: files are replaced by
+ * rename, journals only grow, and every change carries a time (memory-table.ts), so reading late or
+ * twice is harmless.
+ *
+ * - The file is reread only when its identity (inode, size, mtime, birth time) changed; the live
+ *   journal is read from where this process left off, and from the start when it is a new file.
+ * - A file rewritten by this library (its marker) that lacks an entry means the entry was removed; a
+ *   rewrite by another program only lacks what that program did not know, and that is written back.
+ * - A file that is not JSON and changed within `SETTLE_MS` is being rewritten in place by another
+ *   program: "busy", read again later. One that stays unreadable is set aside (quarantine.ts).
+ * - A file of another program that a fold replaced may still receive that program's writes through the
+ *   descriptor it opened earlier: it is watched until it settles, and what it received is merged.
+ */
+import * as fs from "node:fs";
+import type { CacheLog } from "../logger.js";
+import { parseCacheFile } from "./cache-file.js";
+import { parseJournalLine, type JournalOp } from "./journal.js";
+import { readJournalLines } from "./journal-file.js";
+import type { MemoryTable } from "./memory-table.js";
+import { SETTLE_MS, describe, isSettled, setAside } from "./quarantine.js";
+
+export type ReadState = "read" | "missing" | "busy" | "aside";
+
+interface ReplacedFile {
+  fd: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export class DiskReader {
+  /** Identity of the file as last read or written; "" when it must be read. */
+  #known = "";
+  /** Identity of the journal file whose first `#journalOffset` bytes are applied. */
+  #journalKnown = "";
+  #journalOffset = 0;
+  /** Size of the cache file as last read or written; decides between rewriting and appending. */
+  fileBytes = 0;
+  /** Set when our file could be neither read nor moved aside: writing would destroy it. */
+  frozen = false;
+  /** The file at the path was written by this library (not rewritten in place by another program). */
+  #fileIsOurs = true;
+  #replaced: ReplacedFile | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly journalPath: string,
+    private readonly table: MemoryTable,
+    private readonly log: CacheLog,
+    /** Called when memory holds changes the file lacks (a foreign rewrite, a deleted file). */
+    private readonly writeBack: () => void,
+  ) {}
+
+  /** Loads the file (retrying briefly while another program writes it), then the given sealed journals and the journal. */
+  load(sealed: string[]): ReadState {
+    let state = this.readAll(sealed);
+    for (let attempt = 0; state === "busy" && attempt < 5; attempt++) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      state = this.readAll(sealed);
+    }
+    return state;
+  }
+
+  /** Merges a file the Python library wrote under its own name (ours does not exist yet). */
+  loadLegacy(legacyPath: string): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(legacyPath, "utf8");
+    } catch (error) {
+      if (!isNotFound(error)) this.log.once("warn", `unreadable:${legacyPath}`, `cannot read cache file ${legacyPath} (${describe(error)}); starting with an empty cache. Results are still returned.`);
+      return;
+    }
+    try {
+      this.#applyFile(text, legacyPath, new Set());
+    } catch (error) {
+      if (isSettled(legacyPath)) setAside(legacyPath, error, this.log, false);
+    }
+  }
+
+  /** What others wrote since this process last looked; whether anything was new. Two `stat`s otherwise. */
+  refresh(): boolean {
+    if (this.frozen) return false;
+    if (this.#replaced !== undefined) this.#checkReplaced();
+    if (this.unchanged()) return this.applyJournal(this.journalPath, undefined);
+    return this.readAll([]) === "read";
+  }
+
+  /** Whether the file is the one this process last read or wrote. */
+  unchanged(): boolean {
+    return this.#known !== "" && fileIdentity(this.path) === this.#known;
+  }
+
+  /**
+   * Reads the file, the sealed journals given, and the live journal, merging them into memory.
+   * "busy": the file is unreadable but still changing; "missing": there is none.
+   */
+  readAll(sealed: string[]): ReadState {
+    for (let attempt = 0; ; attempt++) {
+      const identity = fileIdentity(this.path);
+      let text: string | undefined;
+      const onDisk = new Set<string>();
+      let ours = false;
+      try {
+        text = fs.readFileSync(this.path, "utf8");
+        ours = this.#applyFile(text, this.path, onDisk);
+      } catch (error) {
+        if (!isNotFound(error)) return this.#unusable(error);
+      }
+      this.#fileIsOurs = ours || text === undefined;
+      for (const path of sealed) this.applyJournal(path, onDisk);
+      this.#journalKnown = "";
+      this.applyJournal(this.journalPath, onDisk);
+      // Replaced again while we read (a fold by another process)? Read the new one: the journal we
+      // read may belong to it.
+      if (fileIdentity(this.path) !== identity && attempt < 3) continue;
+      if (ours) this.table.dropMissing(onDisk);
+      else if (text !== undefined && this.table.markMissing(onDisk)) this.writeBack();
+      this.#known = identity;
+      const hadFile = this.fileBytes > 0;
+      this.fileBytes = text === undefined ? 0 : Buffer.byteLength(text);
+      if (text !== undefined) return "read";
+      if (hadFile && this.table.size > 0) this.#writeBackWhole(); // deleted under us
+      return onDisk.size > 0 ? "read" : "missing";
+    }
+  }
+
+  #unusable(error: unknown): ReadState {
+    // Not JSON, and changed within the last moments: another program is writing it in place.
+    if (error instanceof SyntaxError && !isSettled(this.path)) return "busy";
+    if (!setAside(this.path, error, this.log, true)) this.frozen = true;
+    this.#known = fileIdentity(this.path);
+    this.fileBytes = 0;
+    this.#writeBackWhole();
+    return "aside";
+  }
+
+  #writeBackWhole(): void {
+    this.table.markAllChanged();
+    this.writeBack();
+  }
+
+  /** Merges one file's text; returns whether this library wrote it (its marker). Throws if unusable. */
+  #applyFile(text: string, source: string, onDisk: Set<string>): boolean {
+    const table = this.table;
+    const parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
+      onDisk.add(key);
+      table.adopt(key, raw, time, async, meta);
+    });
+    table.adoptClears(parsed.clears);
+    table.adoptVariables(variablesOf(parsed.variables, this.log, source), parsed.variablesTime);
+    if (parsed.skipped > 0) {
+      this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
+    }
+    return parsed.ours;
+  }
+
+  /**
+   * Applies a journal's complete lines: the live journal from where this process left off, another
+   * (sealed) one from `from`. Returns whether there was anything to apply.
+   */
+  applyJournal(path: string, onDisk: Set<string> | undefined, from = 0): boolean {
+    const live = path === this.journalPath;
+    let offset = from;
+    if (live) {
+      const { identity, size } = journalIdentity(path);
+      if (identity !== this.#journalKnown) {
+        this.#journalKnown = identity;
+        this.#journalOffset = 0;
+      }
+      if (size <= this.#journalOffset) return false;
+      offset = this.#journalOffset;
+    }
+    const end = readJournalLines(path, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk));
+    if (live) this.#journalOffset = end;
+    return end > offset;
+  }
+
+  #applyOp(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
+    if (op === undefined) return;
+    const table = this.table;
+    if (op.kind === "set") {
+      onDisk?.add(op.key);
+      table.adopt(op.key, op.raw, op.time, op.async, op.meta);
+    } else if (op.kind === "del") {
+      op.keys.forEach((key, i) => {
+        onDisk?.delete(key);
+        table.adoptRemoval(key, op.upto[i]);
+      });
+    } else if (op.kind === "clear") {
+      table.adoptClears(op.clears);
+    } else {
+      table.adoptVariables(variablesOf(op.variables, this.log, this.journalPath), op.time);
+    }
+  }
+
+  // --- What writes tell the reader ------------------------------------------------------------------
+
+  /** How much of the live journal this process has applied (before a fold seals it). */
+  journalPosition(): number {
+    return journalIdentity(this.journalPath).identity === this.#journalKnown ? this.#journalOffset : 0;
+  }
+
+  /** The live journal is to be read from its start (it was sealed, or put back). */
+  forgetJournal(): void {
+    this.#journalKnown = "";
+  }
+
+  /** The file is to be read again whole. */
+  forgetFile(): void {
+    this.#known = "";
+  }
+
+  /** This process appended `bytes` at `at`: they need no reading if they follow what it applied. */
+  appended(at: number, bytes: number): void {
+    if (at === this.#journalOffset && journalIdentity(this.journalPath).identity === this.#journalKnown) this.#journalOffset += bytes;
+  }
+
+  /** This process wrote the whole file. */
+  folded(text: string): void {
+    this.#known = fileIdentity(this.path);
+    this.fileBytes = Buffer.byteLength(text);
+  }
+
+  /**
+   * Right before a fold's rename: throws if the file is no longer the one merged (a program rewriting
+   * it in place may have started); another program's file is then watched for late writes.
+   */
+  beforeReplacing(): void {
+    if (fileIdentity(this.path) !== this.#known) throw new FileChangedError(this.path);
+    if (this.#fileIsOurs) return;
+    this.#closeReplaced();
+    try {
+      const fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const stat = fs.fstatSync(fd);
+      this.#replaced = { fd, size: stat.size, mtimeMs: stat.mtimeMs };
+    } catch {
+      // Gone already: nothing can be written into it.
+    }
+  }
+
+  /** What another program wrote into the file a fold replaced: merged, and written to the current file. */
+  #checkReplaced(): void {
+    const replaced = this.#replaced as ReplacedFile;
+    let stat: fs.Stats;
+    try {
+      stat = fs.fstatSync(replaced.fd);
+    } catch {
+      return this.#closeReplaced();
+    }
+    if (stat.size === replaced.size && stat.mtimeMs === replaced.mtimeMs) {
+      if (Date.now() - stat.mtimeMs >= SETTLE_MS) this.#closeReplaced();
+      return;
+    }
+    const buffer = Buffer.alloc(stat.size);
+    const read = fs.readSync(replaced.fd, buffer, 0, buffer.length, 0);
+    try {
+      const keys = new Set<string>();
+      parseCacheFile(buffer.subarray(0, read).toString("utf8"), (key, raw, time, async, meta) => {
+        if (this.table.adopt(key, raw, time, async, meta)) keys.add(key);
+      });
+      if (this.table.markChanged(keys)) this.writeBack();
+      this.#closeReplaced();
+    } catch {
+      // Still being written: looked at again at the next refresh.
+      replaced.size = stat.size;
+      replaced.mtimeMs = stat.mtimeMs;
+    }
+  }
+
+  #closeReplaced(): void {
+    if (this.#replaced === undefined) return;
+    try {
+      fs.closeSync(this.#replaced.fd);
+    } catch {
+      // Closed already.
+    }
+    this.#replaced = undefined;
+  }
+}
+
+export class FileChangedError extends Error {
+  constructor(path: string) {
+    super(`${path} changed during the fold; the changes are appended to the journal instead`);
+  }
+}
+
+/** Attributes as read from a file or journal line, kept as the JSON text of each encoded value. */
+function variablesOf(variables: Record<string, unknown>, log: CacheLog, source: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, raw] of Object.entries(variables)) {
+    try {
+      out.set(name, JSON.stringify(raw));
+    } catch (error) {
+      log.once("warn", `attribute:${source}:${name}`, `the attribute ${name} in ${source} cannot be used (${describe(error)}) and is left out.`);
+    }
+  }
+  return out;
+}
+
+/** What identifies one version of a file: a rename gives a new inode, a rewrite a new size or mtime. */
+function fileIdentity(path: string): string {
+  try {
+    const stat = fs.statSync(path, { bigint: true });
+    // Inode numbers are reused and mtimes are coarse: the birth time tells two files apart too.
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.birthtimeNs}`;
+  } catch {
+    return "none";
+  }
+}
+
+/** Which journal file this is (it only grows, so its size is not part of its identity), and its size. */
+function journalIdentity(path: string): { identity: string; size: number } {
+  try {
+    const stat = fs.lstatSync(path, { bigint: true });
+    return { identity: `${stat.dev}:${stat.ino}:${stat.birthtimeNs}`, size: Number(stat.size) };
+  } catch {
+    return { identity: "none", size: 0 };
+  }
+}
+
+/** No file there: it does not exist, or a parent in its path is not a directory (the write will say so). */
+function isNotFound(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}

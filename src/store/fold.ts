@@ -1,0 +1,205 @@
+/**
+ * Folding the journal into the cache file (compaction), the only work that takes the lock:
+ *
+ * 1. take `<file>.lock` (file-lock.ts) — without waiting; a busy or unusable lock means "append instead";
+ * 2. rename the journal aside (seal it, journal-file.ts), so appends after this point start a new one;
+ * 3. merge what is on disk (disk-reader.ts): only the journals if the file is as last read, else all;
+ * 4. write the whole file to a private temp file and, if the lock is still ours and the file still the
+ *    one merged, rename it over the cache file (snapshot-file.ts);
+ * 5. remove the sealed journals. A fold that does not get this far puts its sealed journal back.
+ *
+ * Sealed journals and temp files of processes that died half-way are looked for once per directory,
+ * and again after taking over a dead holder's lock (private-names.ts).
+ */
+import type { CacheLog } from "../logger.js";
+import { FileChangedError, type DiskReader } from "./disk-reader.js";
+import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
+import { sealJournal, unsealJournal } from "./journal-file.js";
+import { forgetLeftovers, leftovers } from "./private-names.js";
+import { writeSnapshot, writeSnapshotSync } from "./snapshot-file.js";
+import * as fs from "node:fs";
+
+export interface FoldContext {
+  path: string;
+  journalPath: string;
+  lockPath: string;
+  reader: DiskReader;
+  log: CacheLog;
+  /** Mode of new files. */
+  mode: () => number;
+  /** The whole file's text from memory, once everything on disk was merged. */
+  snapshot: () => string;
+  /** The fold replaced the file with `text`. */
+  folded: (text: string) => void;
+}
+
+class LockLostError extends Error {
+  constructor(lockPath: string) {
+    super(`the lock ${lockPath} was removed by someone else during the write; it is written again`);
+  }
+}
+
+export class Folder {
+  /** Journals this process sealed for a fold that did not complete and could not put back yet. */
+  #ownSealed: string[] = [];
+  /** The lock of the fold under way (an exit may have to finish it). */
+  #held: HeldLock | undefined;
+
+  constructor(private readonly context: FoldContext) {}
+
+  /** Folds; false, having written nothing, when the lock or the file is busy (then the caller appends). */
+  async fold(durable: boolean): Promise<boolean> {
+    const held = this.#lock(() => tryLock(this.context.lockPath, this.context.mode()));
+    if (held === undefined) return false;
+    this.#held = held;
+    try {
+      return await this.#under(held, false, async (text) => {
+        await writeSnapshot(this.context.path, text, { durable, mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
+      });
+    } finally {
+      this.#held = undefined;
+      held.release();
+    }
+  }
+
+  /**
+   * At exit: folds if the lock comes free within `waitMs` (at once if this process's own fold was cut
+   * short by the exit), and again while processes exiting beside it append. Never throws.
+   */
+  foldAtExit(waitMs: number, onError: (error: unknown) => void): void {
+    const abandoned = this.#held;
+    const held = abandoned ?? this.#lock(() => lockSync(this.context.lockPath, waitMs, this.context.mode()));
+    if (held === undefined) return; // the holder folds what is in the journal, or the next writer does
+    try {
+      for (let round = 0; round < 3; round++) {
+        const folded = this.#underSync(held, round === 0 && abandoned !== undefined);
+        if (!folded || journalSize(this.context.journalPath) === 0) break;
+      }
+    } catch (error) {
+      onError(error);
+    } finally {
+      held.release();
+    }
+  }
+
+  /** Whether this process's fold was under way (so an exit must finish it). */
+  get underWay(): boolean {
+    return this.#held !== undefined;
+  }
+
+  async #under(held: HeldLock, abandoned: boolean, write: (text: string) => Promise<void>): Promise<boolean> {
+    let folded = false;
+    try {
+      const sealed = this.#sealAndRead(held, abandoned);
+      if (sealed === undefined) return false;
+      const text = this.context.snapshot();
+      try {
+        await write(text);
+      } catch (error) {
+        if (!(error instanceof FileChangedError)) throw error;
+        this.context.reader.forgetFile(); // read it again; the changes go to the journal meanwhile
+        return false;
+      }
+      this.#done(text, sealed);
+      folded = true;
+      return true;
+    } finally {
+      if (!folded) this.#unseal();
+    }
+  }
+
+  #underSync(held: HeldLock, abandoned: boolean): boolean {
+    let folded = false;
+    try {
+      const sealed = this.#sealAndRead(held, abandoned);
+      if (sealed === undefined) return false;
+      const text = this.context.snapshot();
+      writeSnapshotSync(this.context.path, text, { mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
+      this.#done(text, sealed);
+      folded = true;
+      return true;
+    } catch (error) {
+      if (error instanceof FileChangedError) return false;
+      throw error;
+    } finally {
+      if (!folded) this.#unseal();
+    }
+  }
+
+  /** Seals the journal and merges everything on disk; the sealed journals, or `undefined` if the file is busy. */
+  #sealAndRead(held: HeldLock, abandoned: boolean): string[] | undefined {
+    const { reader, journalPath } = this.context;
+    const left = leftovers(journalPath, isAlive, held.tookOver || abandoned);
+    const unchanged = reader.unchanged();
+    const applied = reader.journalPosition();
+    const sealedNow = sealJournal(journalPath);
+    if (sealedNow !== undefined) this.#ownSealed.push(sealedNow);
+    const sealed = [...new Set([...left, ...this.#ownSealed])];
+    if (unchanged) {
+      // The file is as this process last read or wrote it: only the journals are new to it.
+      for (const path of sealed) reader.applyJournal(path, undefined, path === sealedNow ? applied : 0);
+      reader.forgetJournal();
+      reader.applyJournal(journalPath, undefined);
+      return sealed;
+    }
+    reader.forgetFile();
+    return reader.readAll(sealed) === "busy" ? undefined : sealed;
+  }
+
+  /** Right before the rename: the lock must still be ours, and the file the one merged. */
+  #beforeCommit(held: HeldLock): void {
+    if (!held.stillHeld()) throw new LockLostError(this.context.lockPath);
+    this.context.reader.beforeReplacing();
+  }
+
+  #done(text: string, sealed: string[]): void {
+    for (const path of sealed) removeQuietly(path);
+    forgetLeftovers(this.context.journalPath);
+    this.#ownSealed = [];
+    this.context.reader.folded(text);
+    this.context.folded(text);
+  }
+
+  /**
+   * A fold that did not complete puts back what it sealed, so every process goes on reading those lines
+   * from the journal; what cannot be put back now is folded by this process's next fold.
+   */
+  #unseal(): void {
+    this.#ownSealed = this.#ownSealed.filter((sealed) => {
+      try {
+        unsealJournal(sealed, this.context.journalPath, this.context.mode());
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    this.context.reader.forgetJournal(); // its lines are read again, harmlessly
+  }
+
+  /** The lock, or `undefined` when it is busy or unusable (then writes append; warned once). */
+  #lock(take: () => HeldLock | undefined): HeldLock | undefined {
+    try {
+      return take();
+    } catch (error) {
+      if (!(error instanceof LockUnusableError)) throw error;
+      this.context.log.once("warn", `lock:${this.context.lockPath}`, `${error.message}. Changes are appended to ${this.context.journalPath} meanwhile (nothing is lost), but the journal is not folded into the cache file until the lock can be used.`);
+      return undefined;
+    }
+  }
+}
+
+export function journalSize(path: string): number {
+  try {
+    return fs.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    fs.rmSync(path, { force: true });
+  } catch {
+    // Removed already.
+  }
+}
