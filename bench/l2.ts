@@ -246,23 +246,25 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
     // ---- 1. L2 hit vs raw GetItem
     progress("L2: hits");
     const HIT = "cacherator L2 hit";
+    const FIRST_HIT = "cacherator first L2 hit of a new dataId (+ its start-up clear check)";
     const GET = "raw GetItemCommand";
+    const l2Hit = (waitForStartUp: boolean) => async () => {
+      const dir = freshDir("l2-hit");
+      const target = track(new L2Target(HIT_ID, dir));
+      // The object's start-up read of the clear times; the first hit otherwise waits for it.
+      if (waitForStartUp) await cacheInternals(target)?.stack.clearsPending();
+      const start = nowNs();
+      const value = await target.double(HIT_ARG);
+      const ns = elapsedNs(start);
+      if (value !== HIT_ARG * 2 || target.lastCacheStatus !== "l2") throw new Error(`expected an L2 hit, got ${String(target.lastCacheStatus)} (${String(value)})`);
+      await JSONCache.flushAll();
+      removeDir(dir);
+      return ns;
+    };
     const hits = await interleave(
       [
-        {
-          name: HIT,
-          run: async () => {
-            const dir = freshDir("l2-hit");
-            const target = track(new L2Target(HIT_ID, dir));
-            const start = nowNs();
-            const value = await target.double(HIT_ARG);
-            const ns = elapsedNs(start);
-            if (value !== HIT_ARG * 2 || target.lastCacheStatus !== "l2") throw new Error(`expected an L2 hit, got ${String(target.lastCacheStatus)} (${String(value)})`);
-            await JSONCache.flushAll();
-            removeDir(dir);
-            return ns;
-          },
-        },
+        { name: HIT, run: l2Hit(true) },
+        { name: FIRST_HIT, run: l2Hit(false) },
         {
           name: GET,
           run: async () => {
@@ -373,7 +375,7 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
           `  cacherator: \`@Cached({ ttl: 1 })\` on an async method of a JSONCache with \`dynamodbTable\`, \`dynamodbEndpoint\`, \`dynamodbTimeout\`, logging off; the library's own DynamoDBClient + DynamoDBDocumentClient (one per process)`,
           "  raw: one DynamoDBClient created once, same endpoint, region, maxAttempts and handler timeouts; low-level commands, items in wire form",
           `each figure: median over the samples of one call, timed alone, contenders interleaved after ${settings.warmupRounds} untimed rounds each`,
-          `L2 hit: a new object in a new empty directory per sample (L1 empty), \`await obj.double(${HIT_ARG})\`, status checked to be "l2"; raw: GetItemCommand of the same item (cache_id "${HIT_ID}", entry "f#double(${HIT_ARG},){}"); ${settings.hitSamples} samples`,
+          `L2 hit: a new object in a new empty directory per sample (L1 empty), \`await obj.double(${HIT_ARG})\` once the object's start-up read of the clear times is over, status checked to be "l2"; the first hit of a new dataId in a process is also shown without that wait (it waits for that read, sent alongside its GetItem); raw: GetItemCommand of the same item (cache_id "${HIT_ID}", entry "f#double(${HIT_ARG},){}"); ${settings.hitSamples} samples`,
           `miss → L2 written: \`await obj.double(x)\` (new x) then \`await l2.settle()\` (the write-behind's PutItem is done; reached through bench-only internals), status checked to be "miss", all writes ok; an async miss first asks L2 (one GetItem that finds nothing), so its network cost is a GetItem + a conditional PutItem; L1's file writes are flushed between samples, outside the timing; ${settings.missSamples} samples`,
           `raw PutItem: the same conditional write (\`attribute_not_exists(cache_id) OR epoch_ms < :t\`) of an item of the same size (${itemBytes} bytes, built by encodeEntryItem), new key each sample`,
           `entries held: two objects whose dataIds already hold ${formatCount(small)} and ${formatCount(large)} entries in the table (pre-filled by BatchWriteItem, ${PREFILL_BATCH} items a request, ${PREFILL_CONCURRENCY} in parallel, in ${prefillSeconds.toFixed(1)} s; counts checked by Query), L1 empty; per-miss cost as above, ${settings.scaleSamples} samples each`,
@@ -387,6 +389,7 @@ export async function measureL2(settings: L2Settings, progress: (text: string) =
             headers: ["L2 hit", "median / call", "× raw GetItem"],
             rows: [
               [HIT, formatNs(hitNs), formatRatio(hitRatio)],
+              [FIRST_HIT, formatNs(hits.get(FIRST_HIT) as number), formatRatio((hits.get(FIRST_HIT) as number) / getNs)],
               [GET, formatNs(getNs), formatRatio(1)],
             ],
             right: [1, 2],

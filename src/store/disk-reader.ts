@@ -220,6 +220,7 @@ export class DiskReader {
   folded(text: string): void {
     this.#known = fileIdentity(this.path);
     this.fileBytes = Buffer.byteLength(text);
+    this.#fileIsOurs = true;
   }
 
   /**
