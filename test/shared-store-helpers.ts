@@ -4,9 +4,10 @@
  * of cacherator (as the Python library writes); and one program prelude that every child shares.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
 import { compileProgram, tempDir, type RunResult } from "./helpers.js";
 
@@ -304,6 +305,15 @@ export function runCommand(command: string, args: string[], options: { cwd: stri
 
 /** Makes a compiled program (and its folder) readable by any user, for runs under another uid. */
 export function shareProgram(file: string): void {
+  // The package must be reachable too, wherever the project is checked out (its folder may be private):
+  // the program imports a copy of dist/ in a folder anyone may read.
+  const dist = fileURLToPath(new URL("../dist", import.meta.url));
+  const shared = tempDir("cacherator-shared-dist-");
+  chmodSync(shared, 0o755);
+  cpSync(dist, join(shared, "dist"), { recursive: true });
+  const from = pathToFileURL(join(dist, "index.js")).href;
+  const to = pathToFileURL(join(shared, "dist", "index.js")).href;
+  writeFileSync(file, readFileSync(file, "utf8").replaceAll(JSON.stringify(from), JSON.stringify(to)));
   chmodSync(dirname(file), 0o755);
   chmodSync(file, 0o644);
 }
