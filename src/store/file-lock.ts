@@ -190,6 +190,8 @@ export function parseOwner(text: string): LockOwner | undefined {
  * meantime), it is linked back.
  */
 function takeOver(lockPath: string, staleText: string): void {
+  // Replaced since it was judged (another process took over first): leave the new one alone.
+  if (readLock(lockPath)?.text !== staleText) return;
   const aside = join(dirname(lockPath), privateName(basename(lockPath), "stale"));
   try {
     fs.renameSync(lockPath, aside);

@@ -96,7 +96,7 @@ export class Folder {
       try {
         await write(text);
       } catch (error) {
-        if (!(error instanceof FileChangedError)) throw error;
+        if (!isCommitRefused(error)) throw error;
         this.context.reader.forgetFile(); // read it again; the changes go to the journal meanwhile
         return false;
       }
@@ -119,7 +119,7 @@ export class Folder {
       folded = true;
       return true;
     } catch (error) {
-      if (error instanceof FileChangedError) return false;
+      if (isCommitRefused(error)) return false;
       throw error;
     } finally {
       if (!folded) this.#unseal();
@@ -186,6 +186,14 @@ export class Folder {
       return undefined;
     }
   }
+}
+
+/**
+ * The fold wrote nothing because it must not replace the file (the lock is no longer its own, or the file
+ * changed since it was merged): the changes are appended instead, so the write still succeeds.
+ */
+function isCommitRefused(error: unknown): boolean {
+  return error instanceof FileChangedError || error instanceof LockLostError;
 }
 
 export function journalSize(path: string): number {
