@@ -136,10 +136,7 @@ export class LocalFileStore {
     if (state === "missing" && legacyPath !== undefined && legacyPath !== this.path && this.#table.size === 0) this.#reader.loadLegacy(legacyPath);
   }
 
-  /**
-   * Merges what other processes wrote since this one last looked: the whole file if it changed, else
-   * the journal lines added since. Returns whether anything was new. Costs two `stat`s otherwise.
-   */
+  /** Merges what other processes wrote since this one last looked; whether anything was new. Two `stat`s otherwise. */
   refresh(): boolean {
     this.checkAt = Date.now() + this.refreshIntervalMs;
     return this.#reader.refresh();
@@ -196,10 +193,7 @@ export class LocalFileStore {
     return this.#ttls.get(fn);
   }
 
-  /**
-   * Records a function's TTL, so compaction can drop its expired entries. Instances sharing the store
-   * may use different TTLs for one function: the longest one decides what has expired.
-   */
+  /** Records a function's TTL for compaction's pruning; of several instances' TTLs, the longest decides. */
   noteTtl(fn: string, ttlMs: number): void {
     const known = this.#ttls.get(fn);
     if (known === undefined || known < ttlMs) this.#ttls.set(fn, ttlMs);
@@ -252,10 +246,7 @@ export class LocalFileStore {
     return this.#table.changed;
   }
 
-  /**
-   * Writes the changes. Resolves `true` once they are on disk (fsynced when `durable`), `false` if the
-   * write failed (logged once per cause; retried on a timer).
-   */
+  /** Writes the changes: `true` once on disk (fsynced when `durable`), `false` if that failed (retried on a timer). */
   flush(durable = false): Promise<boolean> {
     return this.#scheduler.flush(durable);
   }
