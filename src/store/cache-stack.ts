@@ -17,6 +17,8 @@ export class CacheStack {
   readonly #clearedFunctions = new Set<string>();
   readonly #local: LocalFileStore;
   #remote: L2Sync | undefined;
+  /** The last `peek` looked at the file (so the miss that follows need not look again). */
+  #peekRefreshed = false;
 
   constructor(local: LocalFileStore) {
     this.#local = local;
@@ -52,12 +54,20 @@ export class CacheStack {
    * (a stat or two), so other processes' clears and results reach this one.
    */
   peek(key: string, now: number): StoredEntry | undefined {
-    if (now >= this.#local.checkAt) this.#local.refresh();
+    this.#peekRefreshed = now >= this.#local.checkAt;
+    if (this.#peekRefreshed) this.#local.refresh();
     return this.#local.get(key);
   }
 
-  /** After a miss: merges what other processes wrote; whether anything was new. */
+  /**
+   * After a miss: merges what other processes wrote; whether anything was new. Nothing to do when the
+   * `peek` just before it looked already.
+   */
   lookAgain(): boolean {
+    if (this.#peekRefreshed) {
+      this.#peekRefreshed = false;
+      return false;
+    }
     return this.#local.refresh();
   }
 
