@@ -14,7 +14,7 @@ import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheUsageError } from "./errors.js";
 import { cacheInternals, type CacheInternals, type CacheStatus, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
-import { callKey } from "./keys/call-key.js";
+import { callKey, pythonOrderCallKey } from "./keys/call-key.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
@@ -132,6 +132,15 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
       entry = stack.entry(key);
       if (entry !== undefined && age(entry, ttlMs, version) < 0) {
         const answer = serve(internals, entry, key, name, asyncMethod, ttlMs);
+        if (answer !== UNDECODABLE) return answer;
+      }
+    }
+    // The Python library keys a dict in insertion order, ours sorted: a Python entry of this call is found too.
+    const pythonKey = entry === undefined ? pythonOrderCallKey(name, args) : undefined;
+    if (pythonKey !== undefined && (!asyncMethod || stack.clearsPending() === undefined)) {
+      const pythonEntry = stack.entry(pythonKey);
+      if (pythonEntry !== undefined && age(pythonEntry, ttlMs, version) < 0) {
+        const answer = serve(internals, pythonEntry, pythonKey, name, asyncMethod, ttlMs);
         if (answer !== UNDECODABLE) return answer;
       }
     }

@@ -4,7 +4,13 @@
  * Buffer, RegExp) are stored as tagged objects `{"$cacherator": "<type>", "v": …}` and come back as
  * the same type. A plain object that happens to own a `$cacherator` key is wrapped, so it comes back
  * unchanged too.
+ *
+ * What the Python library must be able to write back stays plain: BigInts beyond 2^53 are written as
+ * bare integers (encoded-json.ts), which Python reads as ints. What it could not write back is tagged:
+ * a string holding a lone surrogate (Python's save would fail and truncate the file), and an object
+ * key holding one.
  */
+import { bigIntPlaceholder, isPlaceholder, placeholderValue } from "./encoded-json.js";
 
 export const TAG = "$cacherator";
 
@@ -16,6 +22,25 @@ export class UnencodableValueError extends Error {
 }
 
 type Tagged = { [TAG]: string; v?: unknown };
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A string stored as it is: well-formed UTF-16 (Python can write it back), and not a placeholder. */
+function plainString(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed() && !isPlaceholder(value);
+}
+
+function codeUnits(value: string): number[] {
+  const units = new Array<number>(value.length);
+  for (let i = 0; i < value.length; i++) units[i] = value.charCodeAt(i);
+  return units;
+}
+
+function fromCodeUnits(units: number[]): string {
+  let out = "";
+  for (let i = 0; i < units.length; i += 8192) out += String.fromCharCode(...units.slice(i, i + 8192));
+  return out;
+}
 
 const TYPED_ARRAYS = {
   Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
@@ -39,6 +64,7 @@ function tag(type: string, v?: unknown): Tagged {
 export function encodeValue(value: unknown, path: object[] = []): unknown {
   switch (typeof value) {
     case "string":
+      return plainString(value) ? value : tag("String", codeUnits(value));
     case "boolean":
       return value;
     case "number":
@@ -47,7 +73,7 @@ export function encodeValue(value: unknown, path: object[] = []): unknown {
     case "undefined":
       return tag("undefined");
     case "bigint":
-      return tag("BigInt", value.toString());
+      return value > MAX_SAFE || value < -MAX_SAFE ? bigIntPlaceholder(value) : tag("BigInt", value.toString());
     case "function":
       throw new UnencodableValueError(`it contains a function (${value.name || "anonymous"})`);
     case "symbol":
@@ -80,6 +106,7 @@ function encodeObject(object: object, path: object[]): unknown {
     const record = object as Record<string, unknown>;
     let copy: Record<string, unknown> | undefined;
     const keys = Object.keys(record);
+    if (!keys.every(plainString)) return tag("Record", keys.map((key) => [encodeValue(key, path), encodeValue(record[key], path)]));
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
       const item = record[key];
@@ -116,7 +143,7 @@ function encodeObject(object: object, path: object[]): unknown {
 
 /** The inverse of `encodeValue`. Returns the same reference where nothing was tagged. */
 export function decodeValue(data: unknown): unknown {
-  if (typeof data !== "object" || data === null) return data;
+  if (typeof data !== "object" || data === null) return typeof data === "string" && isPlaceholder(data) ? placeholderValue(data) : data;
   if (Array.isArray(data)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < data.length; i++) {
@@ -156,6 +183,12 @@ function decodeTagged(type: string, v: unknown): unknown {
     case "Map": return new Map((v as [unknown, unknown][]).map(([k, x]) => [decodeValue(k), decodeValue(x)]));
     case "Set": return new Set((v as unknown[]).map(decodeValue));
     case "RegExp": return new RegExp((v as [string, string])[0], (v as [string, string])[1]);
+    case "String": return fromCodeUnits(v as number[]);
+    case "Record": {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of v as [unknown, unknown][]) put(out, String(decodeValue(key)), decodeValue(value));
+      return out;
+    }
     case "Object": {
       // A plain object that owned a `$cacherator` key: its fields are decoded, the key kept.
       const fields = v as Record<string, unknown>;
@@ -171,4 +204,41 @@ function decodeTagged(type: string, v: unknown): unknown {
     return new Ctor(copy.buffer, 0, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
   }
   throw new Error(`unknown value tag "${type}"`);
+}
+
+/**
+ * A value from a file another program wrote (the Python library) in the encoded form: nothing in it is
+ * a tag, so an object owning a `$cacherator` key is wrapped, and a string our files never hold plainly
+ * (a lone surrogate) is tagged. Placeholders (Python's big ints and NaN) stay. Returns the same
+ * reference when nothing changed.
+ */
+export function foreignValue(data: unknown): unknown {
+  if (typeof data === "string") return isPlaceholder(data) || plainString(data) ? data : tag("String", codeUnits(data));
+  if (typeof data !== "object" || data === null) return data;
+  if (Array.isArray(data)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < data.length; i++) {
+      const item: unknown = data[i];
+      const converted = foreignValue(item);
+      if (converted !== item && copy === undefined) copy = data.slice(0, i);
+      if (copy !== undefined) copy.push(converted);
+    }
+    return copy ?? data;
+  }
+  const record = data as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (!keys.every(plainString)) return tag("Record", keys.map((key) => [plainString(key) ? key : tag("String", codeUnits(key)), foreignValue(record[key])]));
+  let copy: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const item = record[key];
+    const converted = foreignValue(item);
+    if (converted !== item && copy === undefined) {
+      copy = {};
+      for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
+    }
+    if (copy !== undefined) put(copy, key, converted);
+  }
+  const result = copy ?? record;
+  return TAG in record ? tag("Object", result) : result;
 }

@@ -15,6 +15,7 @@
  * that were replaced before anything read them — what a field initialiser does.
  */
 import { decodeValue, encodeValue, UnencodableValueError } from "./codec.js";
+import { parseEncodedJson, stringifyEncoded } from "./encoded-json.js";
 import type { CacheLog } from "./logger.js";
 
 /** Attributes the Python cacherator persisted as a bug; never restored onto an object. */
@@ -34,8 +35,12 @@ export function captureAttributes(owner: object, exclude: ReadonlySet<string>, l
     if (exclude.has(name)) continue;
     const value = record[name];
     if (typeof value === "function") continue;
+    if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
+      log.once("warn", `attribute-name:${owner.constructor.name}`, `${owner.constructor.name} has an attribute whose name holds a lone surrogate; it is not persisted, since the Python library could not write the file back.`);
+      continue;
+    }
     try {
-      out.set(name, JSON.stringify(encodeValue(value)));
+      out.set(name, stringifyEncoded(encodeValue(value)));
     } catch (error) {
       if (!(error instanceof UnencodableValueError)) throw error;
       const className = owner.constructor.name;
@@ -66,7 +71,7 @@ export function restoreAttributes(
     }
     let value: unknown;
     try {
-      value = decodeValue(JSON.parse(text));
+      value = decodeValue(parseEncodedJson(text));
     } catch {
       log.once("warn", `undecodable:${className}.${name}`, `the stored value of ${className}.${name} cannot be read; the attribute is not restored.`);
       continue;
@@ -97,7 +102,7 @@ export function restoreAttributes(
       if (descriptor === undefined || !("value" in descriptor)) continue;
       let current: string;
       try {
-        current = JSON.stringify(encodeValue(descriptor.value));
+        current = stringifyEncoded(encodeValue(descriptor.value));
       } catch {
         current = "";
       }
@@ -130,7 +135,7 @@ export function applyAttributes(target: object, json: string, exclude: ReadonlyS
   const stored = new Map<string, string>();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(json);
+    parsed = parseEncodedJson(json);
   } catch {
     log.once("warn", `l2-state:${target.constructor.name}`, `the attributes stored in DynamoDB for ${target.constructor.name} cannot be read; they are not applied.`);
     return stored;
@@ -140,7 +145,7 @@ export function applyAttributes(target: object, json: string, exclude: ReadonlyS
     if (!isRestorable(name, exclude) || name in proto) continue;
     try {
       (target as Record<string, unknown>)[name] = decodeValue(raw);
-      stored.set(name, JSON.stringify(raw));
+      stored.set(name, stringifyEncoded(raw));
     } catch {
       // A value this version cannot decode stays out.
     }

@@ -3,15 +3,19 @@
  * unambiguous and is what this library reads, and `date`, the naive local ISO form that the Python
  * cacherator reads (always with six fraction digits: Python's own writer drops them when they are
  * zero and then fails to read its own file).
+ *
+ * The fraction is never `.000000`: Python reads such a date, but writes it back without a fraction
+ * (`isoformat()` drops a zero one) and every later Python process then fails on it. A time on a whole
+ * second is written one microsecond later (`.000001`), which reads back as the same millisecond.
  */
 
-/** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it. */
+/** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it, never `.000000`. */
 export function pythonLocalTimestamp(epochMs: number): string {
   const d = new Date(epochMs);
   const pad = (n: number, w = 2) => String(n).padStart(w, "0");
   return (
     `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
-    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`
+    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000 || 1, 6)}`
   );
 }
 

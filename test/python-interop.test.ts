@@ -413,10 +413,12 @@ describe("files we write are read by the Python cacherator's loader", () => {
     expect(read.variables).toEqual({ counter: 3, label: "Zoë ☃", tags: ["x", "y"] });
     // Each computation time as Python reads it is the instant we stored, in naive UTC (TZ=UTC here).
     for (const [key, entry] of Object.entries(ours._json_cache_func_cache)) {
-      expect(read.dates[key], key).toBe(`${new Date(entry.epoch_ms as number).toISOString().slice(0, 23)}000`);
+      // Never a zero fraction: a whole second is written one microsecond later.
+      const iso = new Date(entry.epoch_ms as number).toISOString().slice(0, 23);
+      expect(read.dates[key], key).toBe(`${iso}${iso.endsWith(".000") ? "001" : "000"}`);
       expect(read.fresh[key], key).toBe(true);
     }
-    expect(read.dates["legacy('zero',){}"]).toBe(`${zeroDate}.000000`);
+    expect(read.dates["legacy('zero',){}"]).toBe(`${zeroDate}.000001`);
     expect(read.last_save).toBe(ours._json_cache_last_save_date);
   });
 });

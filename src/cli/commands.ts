@@ -9,7 +9,7 @@ import { basename, join, resolve } from "node:path";
 import { decodeValue } from "../codec.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { CacheLog, type CacheLogger } from "../logger.js";
-import { parseLenientJson } from "../store/cache-file.js";
+import { parseEncodedJson } from "../encoded-json.js";
 import type { DynamoDBTier, L2Outcome, RemoteEntry } from "../store/dynamodb/index.js";
 import { cacheFileName, legacyPythonFileName } from "../store/file-names.js";
 import { LocalFileStore, type StoredEntry } from "../store/local-file-store.js";
@@ -109,7 +109,7 @@ function inspectFile(path: string): { dataId: string | null } | { error: string 
   }
   let data: unknown;
   try {
-    data = parseLenientJson(text);
+    data = parseEncodedJson(text);
   } catch (error) {
     return { error: `not valid JSON (${(error as Error).message})` };
   }

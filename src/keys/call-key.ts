@@ -3,7 +3,7 @@
  * cacherator writes, e.g. `fetch('foo',){}` or `listing([1, 'a', None, True], {'k': 'v', 'n': 2}){}`.
  */
 import { createHash } from "node:crypto";
-import { pythonNumberRepr, pythonRepr, pythonStringRepr } from "./python-repr.js";
+import { pythonNumberRepr, pythonRepr, pythonStringRepr, withInsertionOrder } from "./python-repr.js";
 
 /** Keys of this many code points or more are shortened, as the Python library does. */
 const LONG_KEY = 180;
@@ -27,6 +27,18 @@ export function callKey(name: string, args: readonly unknown[]): string {
     tuple += ")";
   }
   return shortenKey(`${name}${tuple}{}`);
+}
+
+/**
+ * The key the Python library writes for the same call when an argument holds plain objects whose keys
+ * were not created in sorted order: Python prints a dict in insertion order (`{'n': 2, 'k': 'v'}`),
+ * our keys sort them. Looked up only after the sorted key misses. `undefined` when the two are equal.
+ */
+export function pythonOrderCallKey(name: string, args: readonly unknown[]): string | undefined {
+  for (const arg of args) {
+    if (typeof arg === "object" && arg !== null) return withInsertionOrder(() => callKey(name, args));
+  }
+  return undefined;
 }
 
 /** The common argument types inline, the rest through the full repr. */

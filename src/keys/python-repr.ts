@@ -4,6 +4,7 @@
  * Values with no Python counterpart get a form of their own that keeps keys type-aware and injective.
  */
 import { UncacheableArgumentError } from "../errors.js";
+import { NON_PRINTABLE_RANGES } from "./python-printable.js";
 
 /** Objects that implement this method are rendered in call keys as the string it returns. */
 export const CACHE_IDENTITY: unique symbol = Symbol.for("cacherator.identity");
@@ -12,8 +13,68 @@ interface WithIdentity {
   [CACHE_IDENTITY](): string;
 }
 
-// Python's str.isprintable() is false for these categories (space excepted).
-const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+/**
+ * How plain objects list their keys. Sorted by default, so `{a, b}` and `{b, a}` are one key; in
+ * insertion order (as a Python dict literal prints) while `withInsertionOrder` runs.
+ */
+const dictOrder = { insertion: false, differs: false };
+
+/**
+ * Runs `render` with plain objects printed in insertion order, as Python prints a dict. Returns
+ * `undefined` when no object's insertion order differs from the sorted one (the result would be the
+ * sorted key again).
+ */
+export function withInsertionOrder(render: () => string): string | undefined {
+  dictOrder.insertion = true;
+  dictOrder.differs = false;
+  try {
+    const text = render();
+    return dictOrder.differs ? text : undefined;
+  } finally {
+    dictOrder.insertion = false;
+    dictOrder.differs = false;
+  }
+}
+
+/** Arguments nested deeper than this are refused: a key must not exhaust the stack. */
+export const MAX_NESTING = 1000;
+
+/** Start and end (exclusive) of each range of code points that Python's repr() escapes, from a fixed table. */
+let rangeStarts: Uint32Array | undefined;
+let rangeEnds: Uint32Array | undefined;
+
+function loadRanges(): void {
+  const items = NON_PRINTABLE_RANGES.split(",");
+  rangeStarts = new Uint32Array(items.length);
+  rangeEnds = new Uint32Array(items.length);
+  let end = 0;
+  for (let i = 0; i < items.length; i++) {
+    const [gap, length] = (items[i] as string).split(".") as [string, string];
+    const start = end + parseInt(gap, 36);
+    end = start + parseInt(length, 36);
+    rangeStarts[i] = start;
+    rangeEnds[i] = end;
+  }
+}
+
+/**
+ * Whether Python 3.11's `str.isprintable()` rejects the code point. A fixed table rather than the
+ * Unicode data of the running Node.js, so keys do not change when Node.js does.
+ */
+export function isPythonNonPrintable(code: number): boolean {
+  if (rangeStarts === undefined) loadRanges();
+  const starts = rangeStarts as Uint32Array;
+  const ends = rangeEnds as Uint32Array;
+  let low = 0;
+  let high = starts.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (code < (starts[middle] as number)) high = middle - 1;
+    else if (code >= (ends[middle] as number)) low = middle + 1;
+    else return true;
+  }
+  return false;
+}
 const PLAIN_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/; // printable ASCII without ' and \
 
 /** `repr(str)` of Python 3. */
@@ -29,8 +90,8 @@ export function pythonStringRepr(value: string): string {
       case "\t": out += "\\t"; continue;
       case quote: out += `\\${quote}`; continue;
     }
-    if (char !== " " && NON_PRINTABLE.test(char)) {
-      const code = char.codePointAt(0) as number;
+    const code = char.codePointAt(0) as number;
+    if (isPythonNonPrintable(code)) {
       if (code < 0x100) out += `\\x${hex(code, 2)}`;
       else if (code < 0x10000) out += `\\u${hex(code, 4)}`;
       else out += `\\U${hex(code, 8)}`;
@@ -138,6 +199,12 @@ export function pythonRepr(value: unknown, path: object[] = []): string {
       "a circular structure cannot be part of a cache key. Pass an acyclic value (for example an id) instead.",
     );
   }
+  if (path.length >= MAX_NESTING) {
+    throw new UncacheableArgumentError(
+      `an argument nested more than ${MAX_NESTING} levels deep cannot be part of a cache key. Pass a flatter value ` +
+        "(for example an id, or a hash of the structure) instead.",
+    );
+  }
   path.push(object);
   try {
     return objectRepr(object, path);
@@ -154,7 +221,12 @@ function objectRepr(object: object, path: object[]): string {
   }
   const proto = Object.getPrototypeOf(object) as object | null;
   if (proto === Object.prototype || proto === null) {
-    return dictRepr(Object.keys(object).sort(), (k) => (object as Record<string, unknown>)[k], path);
+    const keys = Object.keys(object);
+    if (dictOrder.insertion) {
+      if (!dictOrder.differs && keys.some((key, i) => i > 0 && (keys[i - 1] as string) > key)) dictOrder.differs = true;
+      return dictRepr(keys, (k) => (object as Record<string, unknown>)[k], path);
+    }
+    return dictRepr(keys.sort(), (k) => (object as Record<string, unknown>)[k], path);
   }
   if (typeof (object as Partial<WithIdentity>)[CACHE_IDENTITY] === "function") {
     return (object as WithIdentity)[CACHE_IDENTITY]();

@@ -16,7 +16,8 @@
  * ambiguity, `async` marks results of async methods. The Python library ignores the fields it does
  * not know.
  */
-import { TAG } from "../codec.js";
+import { foreignValue } from "../codec.js";
+import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import { parseTimestamp, pythonLocalTimestamp } from "../time.js";
 
 export const FORMAT_VERSION = 1;
@@ -45,11 +46,12 @@ export class ForeignFileError extends Error {}
 
 /** Parses a cache file in one pass, handing each entry to `onEntry` as it goes. */
 export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFile {
-  const data = parseLenientJson(text);
+  const data = parseEncodedJson(text);
   if (!isRecord(data) || !isRecord(data._json_cache_func_cache)) {
     throw new ForeignFileError("it is JSON, but not a cache file (no _json_cache_func_cache object)");
   }
   const entries = data._json_cache_func_cache;
+  const marker = isRecord(data._cacherator) ? data._cacherator : undefined;
   let skipped = 0;
   for (const key in entries) {
     const entry = entries[key];
@@ -59,10 +61,12 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
       continue;
     }
     const record = entry as Record<string, unknown>;
-    onEntry(key, record.value, time, record.async === true, entryMeta(record));
+    // An entry without `epoch_ms` was written by another program (the Python library): its values hold no tags.
+    const raw = typeof record.epoch_ms === "number" ? record.value : foreignValue(record.value);
+    onEntry(key, raw, time, record.async === true, entryMeta(record));
   }
-  const variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
-  const marker = isRecord(data._cacherator) ? data._cacherator : undefined;
+  let variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
+  if (marker === undefined) variables = foreignValue(variables) as Record<string, unknown>;
   const savedAt = typeof data._json_cache_last_save_date === "string" ? parseTimestamp(data._json_cache_last_save_date) : undefined;
   const markedTime = marker !== undefined && typeof marker.vars_ms === "number" ? marker.vars_ms : undefined;
   return { variables, skipped, variablesTime: markedTime ?? savedAt ?? 0, clears: parseClears(marker?.clears), ours: marker !== undefined };
@@ -84,7 +88,7 @@ export interface EntryMeta {
 /** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
 export function entryText(encodedValue: unknown, time: number, async: boolean, meta?: EntryMeta): string {
   const date = pythonLocalTimestamp(time);
-  let text = `{"value": ${JSON.stringify(encodedValue)}, "date": "${date}", "epoch_ms": ${time}`;
+  let text = `{"value": ${stringifyEncoded(encodedValue)}, "date": "${date}", "epoch_ms": ${time}`;
   if (async) text += ', "async": true';
   if (meta?.ttlMs !== undefined) text += `, "ttl_ms": ${Number.isFinite(meta.ttlMs) ? meta.ttlMs : '"Infinity"'}`;
   if (meta?.version !== undefined) text += `, "version": ${JSON.stringify(meta.version)}`;
@@ -135,47 +139,6 @@ export function serializeCacheFile(
   if (extras.clears !== undefined && extras.clears.size > 0) marker += `, "clears": ${JSON.stringify(Object.fromEntries(extras.clears))}`;
   parts.push(`    "_cacherator": {${marker}}\n}\n`);
   return parts.join("");
-}
-
-const NON_FINITE = /NaN|Infinity/;
-
-/**
- * `JSON.parse`, also accepting the bare `NaN`, `Infinity` and `-Infinity` tokens that Python's json
- * module writes; they are read as the tagged numbers the codec understands.
- */
-export function parseLenientJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    if (!NON_FINITE.test(text)) throw error;
-    return JSON.parse(replaceNonFiniteTokens(text));
-  }
-}
-
-function replaceNonFiniteTokens(text: string): string {
-  let out = "";
-  let i = 0;
-  let inString = false;
-  while (i < text.length) {
-    const char = text[i] as string;
-    if (inString) {
-      out += char;
-      if (char === "\\") out += text[++i] ?? "";
-      else if (char === '"') inString = false;
-      i++;
-      continue;
-    }
-    if (char === '"') inString = true;
-    const token = ["NaN", "Infinity", "-Infinity"].find((t) => text.startsWith(t, i));
-    if (token) {
-      out += `{"${TAG}": "Number", "v": "${token}"}`;
-      i += token.length;
-      continue;
-    }
-    out += char;
-    i++;
-  }
-  return out;
 }
 
 /** A map of clear times as stored in a journal line or in the cache file's marker. */

@@ -16,6 +16,7 @@
 import * as fs from "node:fs";
 import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file.js";
+import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { readJournalLines } from "./journal-file.js";
 import type { MemoryTable } from "./memory-table.js";
@@ -291,7 +292,7 @@ function variablesOf(variables: Record<string, unknown>, log: CacheLog, source: 
   const out = new Map<string, string>();
   for (const [name, raw] of Object.entries(variables)) {
     try {
-      out.set(name, JSON.stringify(raw));
+      out.set(name, stringifyEncoded(raw));
     } catch (error) {
       log.once("warn", `attribute:${source}:${name}`, `the attribute ${name} in ${source} cannot be used (${describe(error)}) and is left out.`);
     }

@@ -12,6 +12,7 @@
  * and so is anything else unreadable.
  */
 import { entryMeta, entryTime, parseClears, type EntryMeta } from "./cache-file.js";
+import { parseEncodedJson } from "../encoded-json.js";
 
 export type JournalOp =
   | { kind: "set"; key: string; raw: unknown; time: number; async: boolean; meta: EntryMeta | undefined }
@@ -44,7 +45,7 @@ export function variablesLine(variables: Map<string, string>, time: number): str
 export function parseJournalLine(line: string): JournalOp | undefined {
   let data: unknown;
   try {
-    data = JSON.parse(line);
+    data = parseEncodedJson(line);
   } catch {
     return undefined; // torn, or nested beyond what the parser takes
   }
