@@ -15,7 +15,9 @@ import { KeyvFile } from "keyv-file";
 import { Cached, JSONCache } from "../src/index.js";
 import { callKey } from "../src/keys/call-key.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
-import { cacheFilePath } from "../src/store/file-names.js";
+import { resolveCacheFile } from "../src/store/file-claim.js";
+
+const cacheFilePath = (directory: string, dataId: string) => resolveCacheFile(directory, dataId, { claim: false });
 import { formatBytes, formatCount, formatNs, formatRatio, type Section } from "./report.js";
 import { freshDir, removeDir } from "./temp.js";
 import { elapsedNs, gc, hasGc, median, nowNs } from "./timing.js";

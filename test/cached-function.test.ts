@@ -9,7 +9,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { cached } from "../src/cached-function.js";
 import { CacheOptionsError, JSONCache } from "../src/index.js";
-import { cacheFilePath } from "../src/store/file-names.js";
+import { resolveCacheFile } from "../src/store/file-claim.js";
+
+const cacheFilePath = (directory: string, dataId: string) => resolveCacheFile(directory, dataId, { claim: false });
 import { tempDir } from "./helpers.js";
 import { waitForDynamoDB } from "./setup/dynamodb.js";
 

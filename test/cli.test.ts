@@ -14,7 +14,6 @@ import { Cached, JSONCache } from "../src/index.js";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { createDynamoDBTier } from "../src/store/dynamodb/index.js";
-import { cacheFileName } from "../src/store/file-names.js";
 import { runProgram, tempDir } from "./helpers.js";
 import { waitForDynamoDB } from "./setup/dynamodb.js";
 
@@ -129,7 +128,7 @@ describe("list: the caches of a directory", () => {
     const newest = Date.parse(calcItem.newest as string);
     expect(oldest).toBeLessThanOrEqual(newest);
     expect(Date.now() - oldest).toBeLessThan(60_000);
-    expect(byId.get("User Repo")).toMatchObject({ file: cacheFileName("User Repo"), entries: 1, name: "User Repo" });
+    expect(byId.get("User Repo")).toMatchObject({ file: "user-repo.json", entries: 1, name: "User Repo" });
 
     const human = await cli(["list", "--dir", directory]);
     expect(human.code).toBe(0);
@@ -232,9 +231,9 @@ describe("show: one cache in detail", () => {
     const { directory } = await libraryCaches();
     copyFileSync(join(PYTHON_FIXTURES, "dataservice.json"), join(directory, "dataservice.json"));
     const byId = await cliJson<{ dataId: string; file: string; entries: unknown[] }>(["show", "User Repo", "--dir", directory]);
-    const stem = cacheFileName("User Repo").replace(/\.json$/, "");
+    const stem = "user-repo.json".replace(/\.json$/, "");
     const byFile = await cliJson<{ dataId: string; file: string }>(["show", stem, "--dir", directory]);
-    expect(byId).toMatchObject({ dataId: "User Repo", file: cacheFileName("User Repo") });
+    expect(byId).toMatchObject({ dataId: "User Repo", file: "user-repo.json" });
     expect(byId.entries).toHaveLength(1);
     expect(byFile).toMatchObject({ dataId: "User Repo", file: byId.file });
     const python = await cliJson<{ functions: { function: string; entries: number }[] }>(["show", "dataservice", "--dir", directory]);

@@ -1,124 +1,160 @@
 /**
- * Where a dataId's cache file lives (src/store/file-names.ts), and how timestamps in cache files are
+ * Where a dataId's cache file lives (src/store/file-names.ts, file-claim.ts), and how timestamps in cache files are
  * read and written (src/time.ts).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { dirname, join, resolve, sep } from "node:path";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cacheFileName, cacheFilePath, legacyPythonFileName } from "../src/store/file-names.js";
+import { resolveCacheFile } from "../src/store/file-claim.js";
+import { hashedFileName, pythonFileName, pythonFileNames } from "../src/store/file-names.js";
 import { parseTimestamp, pythonLocalTimestamp } from "../src/time.js";
 import { tempDir } from "./helpers.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
+/** The file a dataId uses in `directory`, claimed as a running cache would. */
+function fileOf(directory: string, dataId: string): string {
+  return basename(resolveCacheFile(directory, dataId, { claim: true }));
+}
+
 /** A file name that is one entry of `directory`: no separators, not `.`/`..`, not hidden, short enough. */
 function expectContained(dataId: string): string {
-  const name = cacheFileName(dataId);
+  const directory = tempDir();
+  const path = resolveCacheFile(directory, dataId, { claim: true });
+  const name = basename(path);
   expect(name).not.toMatch(/[/\\\0]/);
   expect(name).toMatch(/\.json$/);
   expect(name.startsWith(".")).toBe(false);
   expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
-  const directory = resolve("/srv/cache");
-  const path = resolve(cacheFilePath(directory, dataId));
-  expect(dirname(path)).toBe(directory);
-  expect(path.startsWith(directory + sep)).toBe(true);
+  expect(dirname(path)).toBe(resolve(directory));
+  expect(path.startsWith(resolve(directory) + sep)).toBe(true);
   return name;
 }
 
-describe("a dataId becomes one safe file name inside the cache directory", () => {
-  it("keeps the name of an id that is already safe", () => {
-    expect(cacheFileName("dataservice")).toBe("dataservice.json");
-    expect(cacheFileName("game-player1")).toBe("game-player1.json");
-    expect(cacheFileName("calc")).toBe("calc.json");
-    expect(cacheFilePath("data/cache", "calc")).toBe(join("data/cache", "calc.json"));
+describe("a dataId uses the Python library's file name, unless another dataId owns it", () => {
+  it("uses Python's slug for the README's ids: the class name, ids with _ and capitals", () => {
+    const directory = tempDir();
+    expect(fileOf(directory, "Calculator")).toBe("calculator.json");
+    expect(fileOf(directory, "game_player1")).toBe("game-player1.json");
+    expect(fileOf(directory, "user_repo")).toBe("user-repo.json");
+    expect(fileOf(directory, "github_client")).toBe("github-client.json");
+    expect(fileOf(directory, "DataService Demo")).toBe("dataservice-demo.json");
+    expect(fileOf(directory, "calc")).toBe("calc.json");
   });
 
-  it.each([
-    "../x", "../../etc/passwd", "/etc/passwd", "a\\b", "..\\..\\windows", "..", ".", "???", "!!!", "☃☃", "",
-    "a/b/../../..", "nul\0byte", ".hidden", "con", "NUL", "com1",
-  ])("stays inside the directory for %j", (dataId) => {
-    expectContained(dataId);
+  it("claims the free name by creating it, marked with the dataId, so the next lookup finds it again", () => {
+    const directory = tempDir();
+    expect(fileOf(directory, "Foo Bar")).toBe("foo-bar.json");
+    const claimed = JSON.parse(readFileSync(join(directory, "foo-bar.json"), "utf8")) as Record<string, unknown>;
+    expect(claimed._cacherator).toMatchObject({ data_id: "Foo Bar" });
+    expect(claimed._json_cache_func_cache).toEqual({});
+    expect(fileOf(directory, "Foo Bar")).toBe("foo-bar.json");
+  });
+
+  it("gives each further dataId with the same slug its own hashed file: Foo Bar, foo_bar, FOO-BAR, foo-bar", () => {
+    const directory = tempDir();
+    const ids = ["Foo Bar", "foo_bar", "FOO-BAR", "foo-bar", "foo bar", "Foo  Bar", "foo-bar "];
+    const names = ids.map((id) => fileOf(directory, id));
+    expect(names[0]).toBe("foo-bar.json");
+    expect(new Set(names).size).toBe(ids.length);
+    for (const [i, name] of names.entries()) {
+      if (i > 0) expect(name).toBe(hashedFileName(ids[i] as string));
+      // and each lookup is stable
+      expect(fileOf(directory, ids[i] as string)).toBe(name);
+    }
+  });
+
+  it("adopts a file without our marker (the Python library's), and never one marked with another dataId", () => {
+    const directory = tempDir();
+    writeFileSync(join(directory, "interop-calc.json"), JSON.stringify({ _json_cache_func_cache: {}, _json_cache_last_save_date: null, _json_cache_variable_cache: {} }));
+    expect(fileOf(directory, "Interop Calc")).toBe("interop-calc.json");
+    const other = tempDir();
+    expect(fileOf(other, "interop-calc")).toBe("interop-calc.json");
+    expect(fileOf(other, "Interop Calc")).toBe(hashedFileName("Interop Calc"));
+  });
+
+  it("keeps using the hashed file once a collision put the dataId there, even if the Python name comes free", () => {
+    const directory = tempDir();
+    expect(fileOf(directory, "calc")).toBe("calc.json");
+    expect(fileOf(directory, "Calc")).toBe(hashedFileName("Calc"));
+    rmSync(join(directory, "calc.json"));
+    expect(fileOf(directory, "Calc")).toBe(hashedFileName("Calc"));
+  });
+
+  it("only looks, creating nothing, when asked not to claim (the CLI)", () => {
+    const directory = tempDir();
+    expect(basename(resolveCacheFile(directory, "Calculator", { claim: false }))).toBe("calculator.json");
+    expect(readdirSync(directory)).toEqual([]);
+  });
+
+  it("stays inside the directory for ids that look like paths", () => {
+    for (const id of ["../x", "../../etc/passwd", "/etc/passwd", "a/b/c", "a\\b", "..", ".", "", " ", "x/../../y"]) {
+      expectContained(id);
+    }
   });
 
   it("stays inside the directory for very long ids (300 characters)", () => {
-    for (const unit of ["x", "ü", "😀", "../", "/"]) expectContained(unit.repeat(300));
+    expectContained("x".repeat(300));
+    expectContained("ü/".repeat(300));
+    expectContained("日本語".repeat(200));
   });
 
-  it("gives ids with no usable letters a visible name, not a hidden '.json'", () => {
-    expect(cacheFileName("???")).toMatch(/^[a-z0-9]/);
-    expect(cacheFileName("???")).not.toBe(cacheFileName("!!!"));
-  });
-
-  it("keeps a readable slug of an unsafe id in its file name", () => {
-    expect(cacheFileName("Foo Bar")).toMatch(/^foo-bar_[0-9a-f]+\.json$/);
-    expect(cacheFileName("../x")).toMatch(/^x_[0-9a-f]+\.json$/);
-  });
-
-  it("gives a very long id a bounded name, different from a similar long id", () => {
-    const a = expectContained("x".repeat(300));
-    const b = expectContained(`${"x".repeat(299)}y`);
-    expect(a).not.toBe(b);
-    expect(a.length).toBeLessThan(150);
-  });
-
-  it("never lets two ids share a file: Foo Bar, foo_bar, FOO-BAR, foo-bar", () => {
-    const names = ["Foo Bar", "foo_bar", "FOO-BAR", "foo-bar", "foo bar", "Foo  Bar", "foo-bar "].map(cacheFileName);
-    expect(new Set(names).size).toBe(names.length);
+  it("gives ids with no usable letters a visible hashed name, not Python's hidden '.json'", () => {
+    const directory = tempDir();
+    expect(pythonFileName("???")).toBe(".json");
+    expect(fileOf(directory, "???")).toBe(hashedFileName("???"));
+    expect(fileOf(directory, "???")).toMatch(/^[a-z0-9]/);
+    expect(fileOf(directory, "???")).not.toBe(fileOf(directory, "!!!"));
   });
 
   it("never lets two generated ids share a file", () => {
-    const tricky = fc.constantFrom("a", "A", "-", "_", " ", ".", "/", "\\", "'", ",", "1", "ü", "ß", "☃", "😀", "\0", "%");
-    const dataId = fc.oneof(fc.string({ maxLength: 12 }), fc.array(tricky, { maxLength: 10 }).map((c) => c.join("")), fc.string({ unit: "binary", maxLength: 20 }));
     fc.assert(
-      fc.property(fc.uniqueArray(dataId, { minLength: 2, maxLength: 30 }), (ids) => {
-        const names = ids.map(cacheFileName);
+      fc.property(fc.uniqueArray(fc.string({ maxLength: 12 }), { minLength: 2, maxLength: 8 }), (ids) => {
+        const directory = tempDir();
+        const names = ids.map((id) => fileOf(directory, id));
         expect(new Set(names).size).toBe(ids.length);
-        for (const id of ids) expectContained(id);
       }),
-      { numRuns: 100 },
+      { numRuns: 40 },
     );
-  });
-
-  it("is the same in another directory and on every call", () => {
-    expect(cacheFileName("Foo Bar")).toBe(cacheFileName("Foo Bar"));
-    expect(cacheFilePath("a", "Foo Bar")).toBe(join("a", cacheFileName("Foo Bar")));
   });
 });
 
-describe("legacyPythonFileName finds the files the Python cacherator wrote (python-behaviour.md §1.2)", () => {
+describe("Python's file name for a dataId: python-slugify's default pipeline (python-behaviour.md §1.2)", () => {
   it("reproduces Python's slugs", () => {
-    expect(legacyPythonFileName("DataService")).toBe("dataservice.json");
-    expect(legacyPythonFileName("Foo Bar")).toBe("foo-bar.json");
-    expect(legacyPythonFileName("foo_bar")).toBe("foo-bar.json");
-    expect(legacyPythonFileName("FOO-BAR")).toBe("foo-bar.json");
-    expect(legacyPythonFileName("a/b\\c")).toBe("a-b-c.json");
-    expect(legacyPythonFileName("Ünïcödé ☃ 1,000")).toBe("unicode-1000.json");
-    expect(legacyPythonFileName("it's")).toBe("it-s.json");
-    expect(legacyPythonFileName("game_player1")).toBe("game-player1.json");
-    expect(legacyPythonFileName("DataService Demo")).toBe("dataservice-demo.json");
+    expect(pythonFileName("DataService")).toBe("dataservice.json");
+    expect(pythonFileName("Foo Bar")).toBe("foo-bar.json");
+    expect(pythonFileName("foo_bar")).toBe("foo-bar.json");
+    expect(pythonFileName("FOO-BAR")).toBe("foo-bar.json");
+    expect(pythonFileName("a/b\\c")).toBe("a-b-c.json");
+    expect(pythonFileName("Ünïcödé ☃ 1,000")).toBe("unicode-1000.json");
+    expect(pythonFileName("it's")).toBe("it-s.json");
+    expect(pythonFileName("game_player1")).toBe("game-player1.json");
+    expect(pythonFileName("DataService Demo")).toBe("dataservice-demo.json");
+  });
+
+  it("transliterates as text-unidecode does, and also knows Unidecode's kana", () => {
+    expect(pythonFileName("Привет мир")).toBe("privet-mir.json");
+    expect(pythonFileName("Ελληνικά")).toBe("ellenika.json");
+    expect(pythonFileName("€ prices")).toBe("eur-prices.json");
+    expect(pythonFileNames("日本語キャッシュ")).toEqual(["ri-ben-yu-kiyatusiyu.json", "ri-ben-yu-kiyatsushiyu.json"]);
+    expect(pythonFileNames("Straße")).toEqual(["strasse.json"]);
   });
 
   it("cuts ids of 180 code points or more to 140 plus '-' and the sha256 of the whole id", () => {
     const id = "x".repeat(180);
-    expect(legacyPythonFileName(id)).toBe(`${"x".repeat(140)}-${sha256(id)}.json`);
-    expect(legacyPythonFileName("x".repeat(179))).toBe(`${"x".repeat(179)}.json`);
+    expect(pythonFileName(id)).toBe(`${"x".repeat(140)}-${sha256(id)}.json`);
+    expect(pythonFileName("x".repeat(179))).toBe(`${"x".repeat(179)}.json`);
   });
 
   it("counts code points like Python: 179 emoji plus a letter is below the limit", () => {
     const id = `${"😀".repeat(100)}Abc`;
-    expect(legacyPythonFileName(id)).toBe("abc.json");
+    expect(pythonFileName(id)).toBe("abc.json");
     const long = `Ab${"😀".repeat(178)}`;
-    expect(legacyPythonFileName(long)).toBe(`ab-${sha256(long)}.json`);
-  });
-
-  it("a safe id has the same file name for both libraries", () => {
-    for (const id of ["dataservice", "game-player1", "calc", "a-1-b"]) {
-      expect(cacheFileName(id)).toBe(legacyPythonFileName(id));
-    }
+    expect(pythonFileName(long)).toBe(`ab-${sha256(long)}.json`);
   });
 });
 
@@ -181,11 +217,25 @@ describe("timestamps in cache files", () => {
     expect(zones["Asia/Kolkata"]?.parsed).toEqual([Date.UTC(2026, 10, 24, 16, 26, 19, 126), Date.UTC(2026, 5, 30, 18, 30)]);
     // UTC-5 in November, UTC-4 in July
     expect(zones["America/New_York"]?.parsed).toEqual([Date.UTC(2026, 10, 25, 2, 56, 19, 126), Date.UTC(2026, 6, 1, 4)]);
-    // Always six fraction digits, also for 0 milliseconds (Python's strptime needs them).
-    expect(zones.UTC?.formatted).toEqual(["2026-11-24T21:56:19.126000", "2026-11-24T21:56:19.000000", "2000-01-01T00:00:00.000000"]);
+    // Always six fraction digits (Python's strptime needs them), never all zero (Python would write
+    // them back without a fraction): 0 milliseconds are written as one microsecond.
+    expect(zones.UTC?.formatted).toEqual(["2026-11-24T21:56:19.126000", "2026-11-24T21:56:19.000001", "2000-01-01T00:00:00.000001"]);
     expect(zones["Asia/Kolkata"]?.formatted).toEqual([
-      "2026-11-25T03:26:19.126000", "2026-11-25T03:26:19.000000", "2000-01-01T05:30:00.000000",
+      "2026-11-25T03:26:19.126000", "2026-11-25T03:26:19.000001", "2000-01-01T05:30:00.000001",
     ]);
+  });
+
+  it("never writes a zero fraction, over many generated instants, and reads each back to the millisecond", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2200, 0, 1) }), fc.boolean(), (ms, wholeSecond) => {
+        const instant = wholeSecond ? ms - (ms % 1000) : ms;
+        const text = pythonLocalTimestamp(instant);
+        expect(text).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/);
+        expect(text.endsWith(".000000")).toBe(false);
+        expect(parseTimestamp(text)).toBe(instant);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it("reads back what it writes, to the millisecond", () => {

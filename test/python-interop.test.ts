@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";
-import { cacheFileName, legacyPythonFileName } from "../src/store/file-names.js";
+import { pythonFileName } from "../src/store/file-names.js";
 import { runProgram, tempDir } from "./helpers.js";
 
 const FIXTURES = "/work/shared/fixtures/python-cacherator-1.2.8";
@@ -81,7 +81,7 @@ function dataServiceClass(directory: string) {
 describe("files written by the Python cacherator are read and hit", () => {
   it("finds the Python file under its Python name and serves every call it cached, without running the method", async () => {
     const directory = pythonCacheDirectory();
-    expect(legacyPythonFileName("DataService")).toBe("dataservice.json");
+    expect(pythonFileName("DataService")).toBe("dataservice.json");
     const { DataService, runs } = dataServiceClass(directory);
     const service = new DataService();
     expect(Object.keys(service.cacheStatus).sort()).toEqual([...PYTHON_KEYS].sort());
@@ -158,10 +158,11 @@ describe("files written by the Python cacherator are read and hit", () => {
     game.score += 25;
     game.history.push(25);
     expect(await game.jsonCacheSave()).toBe(true);
-    const written = readCacheFile(join(directory, cacheFileName("game_player1")));
+    // The Python file is the file of both libraries: it now holds the new state, and still Python's layout.
+    const written = readCacheFile(join(directory, "game-player1.json"));
     expect(written._json_cache_variable_cache).toEqual({ history: [100, 50, 25], level: 1, score: 175 });
-    // The Python file is left as it was.
-    expect(readFileSync(join(directory, "game-player1.json"), "utf8")).toBe(readFileSync(join(FIXTURES, "game-player1.json"), "utf8"));
+    const read = JSON.parse(python(PYTHON_LOADER, [join(directory, "game-player1.json"), "999"])) as { variables: unknown };
+    expect(read.variables).toEqual({ history: [100, 50, 25], level: 1, score: 175 });
   });
 
   it("after a restart, the state comes from our file and keeps no Python bookkeeping", async () => {
@@ -189,7 +190,7 @@ describe("files written by the Python cacherator are read and hit", () => {
     expect(first.lines).toEqual([{ score: 150, level: 1, history: [100, 50], keys: ["history", "level", "score"] }]);
     const second = await runProgram(program, { cwd });
     expect(second.lines).toEqual([{ score: 160, level: 1, history: [100, 50], keys: ["history", "level", "score"] }]);
-    const written = readCacheFile(join(cwd, cacheFileName("game_player1")));
+    const written = readCacheFile(join(cwd, "game-player1.json"));
     expect(Object.keys(written._json_cache_variable_cache).sort()).toEqual(["history", "level", "score"]);
   });
 });
@@ -224,7 +225,7 @@ describe("Python's naive timestamps are the computation times, in local time", (
       { call: "it's", value: "computed-it's", status: "miss", runs: 1 },
       { saved: true },
     ]);
-    const written = readCacheFile(join(directory, cacheFileName("DataService")));
+    const written = readCacheFile(join(directory, "dataservice.json"));
     const entries = written._json_cache_func_cache;
     expect(Object.keys(entries).sort()).toEqual([...PYTHON_KEYS].sort());
     for (const key of PYTHON_KEYS.filter((k) => k !== `fetch("it's",){}`)) {
@@ -338,8 +339,7 @@ describe("files we write are read by the Python cacherator's loader", () => {
     const cwd = tempDir();
     const dataId = "interop-writer";
     // Both libraries use this name for a dataId that is already a safe slug.
-    const path = join(cwd, legacyPythonFileName(dataId));
-    expect(cacheFileName(dataId)).toBe(legacyPythonFileName(dataId));
+    const path = join(cwd, pythonFileName(dataId));
     // A file Python wrote, whose entry has a computation time with 0 microseconds (no fraction at all).
     python(PYTHON_WRITER, [], {
       input: JSON.stringify({ path, entries: { "legacy('zero',){}": "from-python" }, variables: {} }),

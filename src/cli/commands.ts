@@ -11,7 +11,7 @@ import { functionOfKey } from "../keys/call-key.js";
 import { CacheLog, type CacheLogger } from "../logger.js";
 import { parseEncodedJson } from "../encoded-json.js";
 import type { DynamoDBTier, L2Outcome, RemoteEntry } from "../store/dynamodb/index.js";
-import { cacheFileName, legacyPythonFileName } from "../store/file-names.js";
+import { resolveCacheFile } from "../store/file-claim.js";
 import { LocalFileStore, type StoredEntry } from "../store/local-file-store.js";
 
 /** A failure the CLI reports with a message and an exit code (1: failed or not found; 2: usage). */
@@ -154,7 +154,7 @@ function openAll(ctx: Context): (OpenCache | Unreadable)[] {
 function findFile(ctx: Context, id: string): string | undefined {
   const files = cacheFiles(ctx.dir);
   const present = new Set(files);
-  const candidates = [cacheFileName(id), id.endsWith(".json") ? id : `${id}.json`, legacyPythonFileName(id)];
+  const candidates = [basename(resolveCacheFile(ctx.dir, id, { claim: false })), id.endsWith(".json") ? id : `${id}.json`];
   const direct = candidates.find((name) => present.has(name) && basename(name) === name);
   if (direct !== undefined) return direct;
   return files.find((file) => {

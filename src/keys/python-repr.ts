@@ -36,6 +36,8 @@ export function withInsertionOrder(render: () => string): string | undefined {
   }
 }
 
+const BIG_INT_AS_INT = 10n ** 16n;
+
 /** Arguments nested deeper than this are refused: a key must not exhaust the stack. */
 export const MAX_NESTING = 1000;
 
@@ -180,7 +182,9 @@ export function pythonRepr(value: unknown, path: object[] = []): string {
     case "number": return pythonNumberRepr(value);
     case "boolean": return value ? "True" : "False";
     case "undefined": return "undefined";
-    case "bigint": return `${value}n`;
+    // An int beyond what a number holds exactly prints as Python prints it; smaller ones keep an `n`,
+    // distinct from the number of the same value (numbers of 1e16 or more print as floats).
+    case "bigint": return value >= BIG_INT_AS_INT || value <= -BIG_INT_AS_INT ? String(value) : `${value}n`;
     case "function":
       throw new UncacheableArgumentError(
         `a function (${value.name || "anonymous"}) cannot be part of a cache key: results cannot be ` +

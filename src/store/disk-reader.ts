@@ -63,22 +63,6 @@ export class DiskReader {
     return state;
   }
 
-  /** Merges a file the Python library wrote under its own name (ours does not exist yet). */
-  loadLegacy(legacyPath: string): void {
-    let text: string;
-    try {
-      text = fs.readFileSync(legacyPath, "utf8");
-    } catch (error) {
-      if (!isNotFound(error)) this.log.once("warn", `unreadable:${legacyPath}`, `cannot read cache file ${legacyPath} (${describe(error)}); starting with an empty cache. Results are still returned.`);
-      return;
-    }
-    try {
-      this.#applyFile(text, legacyPath, new Set());
-    } catch (error) {
-      if (isSettled(legacyPath)) setAside(legacyPath, error, this.log, false);
-    }
-  }
-
   /** What others wrote since this process last looked; whether anything was new. Two `stat`s otherwise. */
   refresh(): boolean {
     if (this.frozen) return false;

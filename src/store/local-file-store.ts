@@ -130,10 +130,9 @@ export class LocalFileStore {
 
   // --- Reading --------------------------------------------------------------------------------------
 
-  /** Loads the file, or `legacyPath` (a file the Python library wrote) when there is none of ours. */
-  load(legacyPath?: string): void {
-    const state = this.#reader.load(leftovers(this.journalPath, isAlive, false));
-    if (state === "missing" && legacyPath !== undefined && legacyPath !== this.path && this.#table.size === 0) this.#reader.loadLegacy(legacyPath);
+  /** Loads the file, its journal and any journal a dead process sealed. */
+  load(): void {
+    this.#reader.load(leftovers(this.journalPath, isAlive, false));
   }
 
   /** Merges what other processes wrote since this one last looked; whether anything was new. Two `stat`s otherwise. */

@@ -5,10 +5,9 @@
  */
 import { resolve } from "node:path";
 import type { CacheLog } from "../logger.js";
-import { cacheFilePath, legacyPythonFileName } from "./file-names.js";
+import { resolveCacheFile } from "./file-claim.js";
 import { LocalFileStore } from "./local-file-store.js";
 import { CacheStack } from "./cache-stack.js";
-import { join } from "node:path";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
 const unwritten = new Set<LocalFileStore>();
@@ -51,9 +50,23 @@ export function openStack(options: OpenOptions): CacheStack {
   return stack;
 }
 
+/** The file of each dataId and directory this process has opened (`<directory>\0<dataId>` → path). */
+const filesOfIds = new Map<string, string>();
+
+/** The file of `dataId` in `directory`: looked up (and claimed when free) once per process. */
+function cacheFileOf(options: OpenOptions): string {
+  const id = `${resolve(options.directory)}\0${options.dataId}`;
+  let path = filesOfIds.get(id);
+  if (path === undefined) {
+    path = resolveCacheFile(options.directory, options.dataId, { claim: true, fileMode: options.fileMode, directoryMode: options.directoryMode });
+    filesOfIds.set(id, path);
+  }
+  return path;
+}
+
 /** The store of `dataId` in `directory`, shared with any other live instance that uses the same file. */
 export function openStore(options: OpenOptions): LocalFileStore {
-  const path = resolve(cacheFilePath(options.directory, options.dataId));
+  const path = cacheFileOf(options);
   let store = stores.get(path)?.deref();
   if (store === undefined) {
     store = new LocalFileStore({
@@ -68,7 +81,7 @@ export function openStore(options: OpenOptions): LocalFileStore {
       onClean: markWritten,
       onJournal: markJournaled,
     });
-    store.load(resolve(join(options.directory, legacyPythonFileName(options.dataId))));
+    store.load();
     stores.set(path, new WeakRef(store));
     forget.register(store, path);
     installExitHook();
