@@ -10,7 +10,7 @@
  * a string holding a lone surrogate (Python's save would fail and truncate the file), and an object
  * key holding one.
  */
-import { bigIntPlaceholder, isPlaceholder, placeholderValue } from "./encoded-json.js";
+import { bigIntPlaceholder, isPlaceholder, largeNumberPlaceholder, placeholderValue } from "./encoded-json.js";
 
 export const TAG = "$cacherator";
 
@@ -68,7 +68,8 @@ export function encodeValue(value: unknown, path: object[] = []): unknown {
     case "boolean":
       return value;
     case "number":
-      if (Number.isFinite(value)) return Object.is(value, -0) ? tag("Number", "-0") : value;
+      if (value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER) return Object.is(value, -0) ? tag("Number", "-0") : value;
+      if (Number.isFinite(value)) return Math.abs(value) < 1e21 ? largeNumberPlaceholder(value) : value;
       return tag("Number", String(value));
     case "undefined":
       return tag("undefined");

@@ -9,10 +9,10 @@
 /** Starts the in-memory form of a bare token: `PLACEHOLDER + "int:<digits>"` or `PLACEHOLDER + "num:<token>"`. */
 export const PLACEHOLDER = "\u0000\u0001cacherator:";
 const PLACEHOLDER_IN_JSON = "\\u0000\\u0001cacherator:";
-const PLACEHOLDER_TOKEN = /"\\u0000\\u0001cacherator:(?:int|num):(-?[0-9]+|NaN|-?Infinity)"/g;
+const PLACEHOLDER_TOKEN = /"\\u0000\\u0001cacherator:(?:int|num):(-?[0-9]+(?:\.0)?|NaN|-?Infinity)"/g;
 
 /** An integer literal of 16 or more digits in a value position: one that may lose precision. */
-const LONG_INTEGER = /[:,[]\s*-?\d{16}/;
+const LONG_INTEGER = /(?:^|[:,[])\s*-?\d{16}/;
 const NON_FINITE = /NaN|Infinity/;
 /** A string (left as it is), a long integer literal, or a non-finite token. */
 const TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|(?<![\d.eE+-])(-?\d{16,})(?![\d.eE])|(-?Infinity|NaN)/g;
@@ -46,6 +46,14 @@ function protectToken(match: string, integer: string | undefined, nonFinite: str
   }
   if (nonFinite !== undefined) return `"${PLACEHOLDER_IN_JSON}num:${nonFinite}"`;
   return match;
+}
+
+/**
+ * The placeholder of a number past 2^53 that JSON would print as bare digits: written with `.0`, as
+ * Python prints a float, so that bare digits in a file always mean an int (a BigInt here).
+ */
+export function largeNumberPlaceholder(value: number): string {
+  return `${PLACEHOLDER}num:${value.toFixed(0)}.0`;
 }
 
 /** The placeholder of a BigInt beyond the safe integers, written as a bare integer. */

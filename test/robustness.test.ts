@@ -197,13 +197,14 @@ describe("a cache directory that cannot be written", () => {
     expect(result.stderr).toContain(join(cwd, "plain-file", "cache", "nowhere.json"));
   });
 
-  it("a missing directory is created on the first write", async () => {
+  it("a missing directory is created when the cache opens (its file name is claimed then)", async () => {
     const directory = join(tempDir(), "deep", "er", "cache");
     const log = recordingLogger();
     const { Squares } = makeSquares(directory, "created", log);
-    const squares = new Squares();
-    squares.square(7);
     expect(existsSync(directory)).toBe(false);
+    const squares = new Squares();
+    expect(existsSync(join(directory, "created.json"))).toBe(true);
+    squares.square(7);
     await expect(squares.jsonCacheSave()).resolves.toBe(true);
     expect(cachedKeys(join(directory, "created.json"))).toEqual(["square(7,){}"]);
     expect(log.messages).toEqual([]);

@@ -311,6 +311,8 @@ export function shareProgram(file: string): void {
   const shared = tempDir("cacherator-shared-dist-");
   chmodSync(shared, 0o755);
   cpSync(dist, join(shared, "dist"), { recursive: true });
+  // and its runtime dependency
+  cpSync(fileURLToPath(new URL("../node_modules/unidecode", import.meta.url)), join(shared, "node_modules", "unidecode"), { recursive: true });
   const from = pathToFileURL(join(dist, "index.js")).href;
   const to = pathToFileURL(join(shared, "dist", "index.js")).href;
   writeFileSync(file, readFileSync(file, "utf8").replaceAll(JSON.stringify(from), JSON.stringify(to)));

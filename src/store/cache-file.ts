@@ -16,7 +16,8 @@
  * ambiguity, `async` marks results of async methods. The Python library ignores the fields it does
  * not know.
  */
-import { foreignValue } from "../codec.js";
+import { createHash } from "node:crypto";
+import { TAG, foreignValue } from "../codec.js";
 import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import { parseTimestamp, pythonLocalTimestamp } from "../time.js";
 
@@ -54,6 +55,7 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
   const marker = isRecord(data._cacherator) ? data._cacherator : undefined;
   let skipped = 0;
   for (const key in entries) {
+    if (key === ATTRIBUTE_TAGS_KEY) continue;
     const entry = entries[key];
     const time = isRecord(entry) && "value" in entry ? entryTime(entry) : undefined;
     if (time === undefined) {
@@ -66,10 +68,48 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
     onEntry(key, raw, time, record.async === true, entryMeta(record));
   }
   let variables = isRecord(data._json_cache_variable_cache) ? data._json_cache_variable_cache : {};
-  if (marker === undefined) variables = foreignValue(variables) as Record<string, unknown>;
+  if (marker === undefined) variables = foreignAttributes(variables, entries[ATTRIBUTE_TAGS_KEY]);
   const savedAt = typeof data._json_cache_last_save_date === "string" ? parseTimestamp(data._json_cache_last_save_date) : undefined;
   const markedTime = marker !== undefined && typeof marker.vars_ms === "number" ? marker.vars_ms : undefined;
   return { variables, skipped, variablesTime: markedTime ?? savedAt ?? 0, clears: parseClears(marker?.clears), ours: marker !== undefined };
+}
+
+/**
+ * Attributes holding tagged values (Dates, Maps, …) outlive a save by the Python library, which drops
+ * our marker but keeps every entry: this entry lists a digest of each such attribute as we wrote it.
+ * In a file without our marker, an attribute is decoded only if it is still exactly what we wrote;
+ * anything else there (a value the Python library set) holds no tags.
+ */
+export const ATTRIBUTE_TAGS_KEY = "_cacherator_attributes";
+
+function attributeDigest(raw: unknown): string {
+  return createHash("sha1").update(stringifyEncoded(raw)).digest("hex").slice(0, 16);
+}
+
+function foreignAttributes(variables: Record<string, unknown>, tagsEntry: unknown): Record<string, unknown> {
+  const digests = isRecord(tagsEntry) && isRecord(tagsEntry.value) ? tagsEntry.value : {};
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(variables)) {
+    const ours = typeof digests[name] === "string" && digests[name] === attributeDigest(raw);
+    Object.defineProperty(out, name, { value: ours ? raw : foreignValue(raw), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** The entry line listing the attributes that hold tags (see ATTRIBUTE_TAGS_KEY); undefined when none does. */
+function attributeTagsLine(variables: Iterable<[name: string, text: string]>, savedAt: number): string | undefined {
+  const digests: Record<string, string> = {};
+  let any = false;
+  for (const [name, text] of variables) {
+    if (!text.includes(`"${TAG}"`)) continue;
+    try {
+      digests[name] = attributeDigest(parseEncodedJson(text));
+      any = true;
+    } catch {
+      // An attribute text that does not parse is left out by readers anyway.
+    }
+  }
+  return any ? entryText(digests, savedAt, false) : undefined;
 }
 
 export function entryTime(entry: Record<string, unknown>): number | undefined {
@@ -121,6 +161,12 @@ export function serializeCacheFile(
 ): string {
   const parts: string[] = ['{\n    "_json_cache_func_cache": {'];
   let first = true;
+  const variableLines = [...variables];
+  const tagsLine = attributeTagsLine(variableLines, savedAt);
+  if (tagsLine !== undefined) {
+    parts.push(`\n        ${JSON.stringify(ATTRIBUTE_TAGS_KEY)}: ${tagsLine}`);
+    first = false;
+  }
   for (const [key, text] of entryLines) {
     parts.push(`${first ? "" : ","}\n        ${JSON.stringify(key)}: ${text}`);
     first = false;
@@ -129,7 +175,7 @@ export function serializeCacheFile(
   parts.push(`    "_json_cache_last_save_date": "${pythonLocalTimestamp(savedAt)}",\n`);
   parts.push('    "_json_cache_variable_cache": {');
   first = true;
-  for (const [name, text] of variables) {
+  for (const [name, text] of variableLines) {
     parts.push(`${first ? "" : ","}\n        ${JSON.stringify(name)}: ${text}`);
     first = false;
   }

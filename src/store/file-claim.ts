@@ -109,7 +109,7 @@ function ownerFromMarker(text: string): Owner {
 
 /** Creates `path` holding an empty cache marked as `dataId`'s, unless it exists. */
 function claim(path: string, dataId: string, options: ClaimOptions): "claimed" | "taken" | "failed" {
-  const temporary = privateName(path, "tmp");
+  const temporary = privateName(path, "new"); // staged, then linked into place, as a lock is
   try {
     fs.mkdirSync(dirname(path), { recursive: true, mode: options.directoryMode ?? 0o700 });
     const mode = options.fileMode ?? 0o600;
