@@ -109,6 +109,13 @@ export interface JSONCacheOptions {
   dynamodbClearCheck?: number;
 }
 
+/**
+ * `T`, not inferred from this position: a `key` function may take fewer parameters than the method
+ * (`() => "all"`), so it must not narrow the arguments the method is checked against.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the distributive check that defers inference
+type NotInferred<T> = [T][T extends any ? 0 : never];
+
 export interface CachedOptions<Result = unknown, Args extends unknown[] = unknown[]> {
   /**
    * How long a result of this method stays valid: days (fractions allowed), a duration string
@@ -131,7 +138,7 @@ export interface CachedOptions<Result = unknown, Args extends unknown[] = unknow
    * The key is `name(<what it returns>,){}`, encoded like an argument, so `(url, signal) => url` gives
    * `fetch(url, signal)` the key of `fetch(url)`. Default: all the arguments.
    */
-  key?: (...args: Args) => unknown;
+  key?: (...args: NotInferred<Args>) => unknown;
   /**
    * The meaning of the method's results: entries stored under another version are ignored (change it
    * when the method's results change meaning). Default: none.
