@@ -33,7 +33,7 @@ function dynamodbTestFiles(): string[] {
 }
 
 /**
- * `vitest run` (npm test, CI): every test, with DynamoDB Local (Java 17). `vitest run --mode local`
+ * `vitest run` (npm test, CI): every test, with DynamoDB Local (Java 17). `vitest run --mode local-only`
  * (npm run test:local): the test files that do not use DynamoDB, without starting it.
  */
 export default defineConfig(({ mode }) => ({
@@ -41,8 +41,8 @@ export default defineConfig(({ mode }) => ({
   oxc: false,
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: mode === "local" ? ["**/node_modules/**", ...dynamodbTestFiles()] : ["**/node_modules/**"],
-    globalSetup: mode === "local" ? ["test/setup/build.ts"] : ["test/setup/build.ts", "test/setup/dynamodb.ts"],
+    exclude: mode === "local-only" ? ["**/node_modules/**", ...dynamodbTestFiles()] : ["**/node_modules/**"],
+    globalSetup: mode === "local-only" ? ["test/setup/build.ts"] : ["test/setup/build.ts", "test/setup/dynamodb.ts"],
     reporters: ["default", "./test/setup/summary-reporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
