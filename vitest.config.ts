@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { transform } from "esbuild";
 import { defineConfig, type Plugin } from "vitest/config";
 
@@ -24,14 +25,26 @@ function standardDecorators(): Plugin {
   };
 }
 
-export default defineConfig({
+/** Test files that use DynamoDB Local (they ask for its endpoint). */
+function dynamodbTestFiles(): string[] {
+  return readdirSync("test")
+    .filter((name) => name.endsWith(".test.ts") && readFileSync(`test/${name}`, "utf8").includes('inject("dynamodbEndpoint")'))
+    .map((name) => `test/${name}`);
+}
+
+/**
+ * `vitest run` (npm test, CI): every test, with DynamoDB Local (Java 17). `vitest run --mode local-only`
+ * (npm run test:local): the test files that do not use DynamoDB, without starting it.
+ */
+export default defineConfig(({ mode }) => ({
   plugins: [standardDecorators()],
   oxc: false,
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/setup/build.ts", "test/setup/dynamodb.ts"],
+    exclude: mode === "local-only" ? ["**/node_modules/**", ...dynamodbTestFiles()] : ["**/node_modules/**"],
+    globalSetup: mode === "local-only" ? ["test/setup/build.ts"] : ["test/setup/build.ts", "test/setup/dynamodb.ts"],
     reporters: ["default", "./test/setup/summary-reporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },
-});
+}));

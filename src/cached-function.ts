@@ -9,7 +9,8 @@
 import { Cached } from "./cached.js";
 import { CacheOptionsError } from "./errors.js";
 import { functionOfKey } from "./keys/call-key.js";
-import { JSONCache, type CacheStats, type CacheStatus } from "./json-cache.js";
+import { cacheInternals, JSONCache, type CacheStats, type CacheStatus } from "./json-cache.js";
+import { FUNCTION_NAME, noteDataIdUse } from "./data-id-guard.js";
 import type { CachedOptions, JSONCacheOptions } from "./options.js";
 
 /** Any function; `never[]` parameters accept every signature without `any`. */
@@ -54,6 +55,7 @@ const OPTION_TARGETS: Record<keyof CachedFunctionOptions, "instance" | "method" 
   dataId: "instance",
   directory: "instance",
   logging: "instance",
+  logLevel: "instance",
   logger: "instance",
   exclude: "instance",
   writeDelay: "instance",
@@ -71,6 +73,7 @@ const OPTION_TARGETS: Record<keyof CachedFunctionOptions, "instance" | "method" 
   ttl: "method",
   staleTtl: "method",
   shouldCache: "method",
+  key: "method",
   version: "method",
   clearCache: "method",
   name: "name",
@@ -99,11 +102,19 @@ export function cached<F extends AnyFunction>(fn: F, options?: CachedFunctionOpt
   // Named for the messages that name the class of a cached method ("cached.fetchUser returned …").
   const FunctionCache = class extends JSONCache {};
   Object.defineProperty(FunctionCache, "name", { value: "cached" });
+  // Functions sharing a dataId by design do not conflict unless they share a name.
+  Object.defineProperty(FunctionCache, FUNCTION_NAME, { value: name });
   const prototype = FunctionCache.prototype;
   const descriptor: PropertyDescriptor = { value: method, writable: true, enumerable: false, configurable: true };
   Object.defineProperty(prototype, name, Cached(methodOptions as CachedOptions)(prototype, name, descriptor));
 
   const cache = new FunctionCache(instanceOptions as JSONCacheOptions);
+  const internals = cacheInternals(cache);
+  if (internals !== undefined && options?.name === undefined && options?.dataId === undefined) {
+    // The function's own name names its keys and file: a minifier's name is a shared, unstable one.
+    const { dataId, directory } = internals.options;
+    noteDataIdUse({ dataId, directory, defaultFrom: fn.name, kind: "function", owner: FunctionCache, log: internals.log });
+  }
   const cachedMethod = (cache as unknown as Record<string, (...args: unknown[]) => unknown>)[name] as (...args: unknown[]) => unknown;
   const wrapper = function (...args: unknown[]): unknown {
     return Reflect.apply(cachedMethod, cache, args);

@@ -7,14 +7,15 @@
  * 2. hit: the entry exists and is younger than the TTL → return it, synchronously (a Promise for
  *    async methods), status `"l1"`;
  * 3. miss, async: join a computation of the same key already under way, or start one;
- * 4. run the method; a throw or rejection propagates and nothing is cached;
+ * 4. run the method; a throw or rejection propagates and nothing is cached (status `"miss"`: it ran);
  * 5. store the result (encoded once, written later with the next coalesced write), status `"miss"`.
  */
 import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheUsageError } from "./errors.js";
 import { cacheInternals, type CacheInternals, type CacheStatus, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
-import { callKey, pythonOrderCallKey } from "./keys/call-key.js";
+import { pythonOrderCallKey } from "./keys/call-key.js";
+import { keyOf, notAnInstanceError } from "./call-guards.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
@@ -23,17 +24,23 @@ import { channels, globalMetrics, type CacheEvent } from "./events.js";
 
 type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Return;
 
-/** The decorator `Cached()` returns; its overloads type-check under both decorator dialects. */
-export interface CachedDecorator {
-  <This extends JSONCache, Args extends unknown[], Return>(
-    method: Method<This, Args, Return>,
-    context: ClassMethodDecoratorContext<This, Method<This, Args, Return>>,
-  ): Method<This, Args, Return>;
-  <This extends JSONCache, Return>(
+/**
+ * The decorator `Cached()` returns; its overloads type-check under both decorator dialects. `Result`
+ * and `Args` are those the options' callbacks were written for (`shouldCache`, `ttl`, `key`): the
+ * decorated method must return `Result` (or a Promise of it) and take arguments assignable to `Args`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- unannotated callbacks accept any method, as before
+export interface CachedDecorator<Result = any, Args extends unknown[] = any[]> {
+  <This extends JSONCache, A extends Args, Return extends Result | PromiseLike<Result>>(
+    method: Method<This, A, Return>,
+    context: ClassMethodDecoratorContext<This, Method<This, A, Return>>,
+  ): Method<This, A, Return>;
+  <This extends JSONCache, Return extends Result>(
     getter: (this: This) => Return,
     context: ClassGetterDecoratorContext<This, Return>,
   ): (this: This) => Return;
-  (target: JSONCache, propertyKey: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
+  <F extends (...args: Args) => Result | PromiseLike<Result>>(target: JSONCache, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<F>): TypedPropertyDescriptor<F>;
+  <T extends Result>(target: JSONCache, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
 }
 
 /**
@@ -41,11 +48,14 @@ export interface CachedDecorator {
  *
  * ```ts
  * @Cached({ ttl: 0.25 }) async fetchUser(id: number) { return api.get(id); }
+ * @Cached({ shouldCache: (user: User | null) => user !== null }) findUser(id: number) { ... }
  * ```
+ * TypeScript cannot infer the callbacks' parameter types from the decorated method: annotate them,
+ * and the method is checked against them (its result and arguments).
  * @throws {CacheOptionsError} at class definition when an option is invalid.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the method's types are not known when the factory is called
-export function Cached<Result = any, Args extends unknown[] = any[]>(options?: CachedOptions<Result, Args>): CachedDecorator {
+export function Cached<Result = any, Args extends unknown[] = any[]>(options?: CachedOptions<Result, Args>): CachedDecorator<Result, Args> {
   const decorator = (value: unknown, context: unknown, descriptor?: PropertyDescriptor): unknown => {
     if (isStandardContext(context)) {
       const name = String(context.name);
@@ -75,7 +85,7 @@ export function Cached<Result = any, Args extends unknown[] = any[]>(options?: C
     }
     return descriptor;
   };
-  return decorator as CachedDecorator;
+  return decorator as CachedDecorator<Result, Args>;
 }
 
 function isStandardContext(context: unknown): context is ClassMethodDecoratorContext | ClassGetterDecoratorContext {
@@ -96,10 +106,8 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
   let notedTtl = Number.NaN;
   return function cached(this: unknown, ...args: unknown[]): unknown {
     const internals = cacheInternals(this);
-    if (internals === undefined) {
-      throw new CacheUsageError(`@Cached() on ${name}: the method was called on an object that is not a JSONCache instance. Extend JSONCache, and call the method on an instance.`);
-    }
-    const key = callKey(name, args);
+    if (internals === undefined) throw notAnInstanceError(this, name);
+    const key = keyOf(name, args, config);
     const { stack } = internals;
     if (config.clearCache) dropEarlierRuns(internals, name);
     const ttlMs = config.ttlMs ?? internals.options.ttlMs;
@@ -136,7 +144,7 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
       }
     }
     // The Python library keys a dict in insertion order, ours sorted: a Python entry of this call is found too.
-    const pythonKey = entry === undefined ? pythonOrderCallKey(name, args) : undefined;
+    const pythonKey = entry === undefined && config.key === undefined ? pythonOrderCallKey(name, args) : undefined;
     if (pythonKey !== undefined && (!asyncMethod || stack.clearsPending() === undefined)) {
       const pythonEntry = stack.entry(pythonKey);
       if (pythonEntry !== undefined && age(pythonEntry, ttlMs, version) < 0) {
@@ -252,10 +260,16 @@ function compute(call: Call): unknown {
   const running = call.internals.stack.inflight.get(call.key) as Promise<Answer> | undefined;
   if (running !== undefined) {
     // The same call is under way (possibly from another instance of this dataId): share its answer.
-    return running.then((answer) => {
-      record(call, answer.status);
-      return answer.value;
-    });
+    return running.then(
+      (answer) => {
+        record(call, answer.status);
+        return answer.value;
+      },
+      (error: unknown) => {
+        ranAndFailed(call);
+        throw error;
+      },
+    );
   }
   if (call.asyncMethod && call.internals.stack.hasRemote) return share(call, lookupThenRun(call));
   let result: unknown;
@@ -263,7 +277,10 @@ function compute(call: Call): unknown {
     result = call.method.apply(call.self, call.args);
   } catch (error) {
     const fallback = failSafe(call, error);
-    if (fallback === undefined) throw error;
+    if (fallback === undefined) {
+      ranAndFailed(call);
+      throw error;
+    }
     record(call, "stale");
     return fallback.value;
   }
@@ -316,10 +333,24 @@ function share(call: Call, answer: Promise<Answer>): Promise<unknown> {
   };
   answer.then(done, done);
   inflight.set(call.key, answer);
-  return answer.then((result) => {
-    record(call, result.status);
-    return result.value;
-  });
+  return answer.then(
+    (result) => {
+      record(call, result.status);
+      return result.value;
+    },
+    (error: unknown) => {
+      ranAndFailed(call);
+      throw error;
+    },
+  );
+}
+
+/**
+ * A call that ran the method, which threw or rejected: nothing is stored and the key's status is
+ * unchanged (it has no answer), but the last status is `"miss"`: the call was not served from a cache.
+ */
+function ranAndFailed(call: Call): void {
+  if (!call.background) call.internals.last = "miss";
 }
 
 /**
@@ -381,10 +412,13 @@ function remember(call: Call, value: unknown, async: boolean): void {
   try {
     raw = encodeValue(value);
   } catch (error) {
-    if (!(error instanceof UnencodableValueError)) throw error;
+    // Whatever the encoding met (a throwing getter or Proxy trap, a revoked Proxy, an invalid Date, a
+    // structure too deep for the stack), the method did return: its result is answered and kept here.
     persistent = false;
+    raw = undefined;
+    const reason = error instanceof UnencodableValueError ? error.reason : `encoding it failed: ${describeError(error)}`;
     const className = (call.self as object).constructor.name;
-    log.once("warn", `unencodable:${stack.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${error.reason}. It is cached in memory for this process only.`);
+    log.once("warn", `unencodable:${stack.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${reason}. It is cached in memory for this process only.`);
   }
   const entry: StoredEntry = { time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent, meta };
   stack.remember(call.key, entry, call.ttlMs);
@@ -413,5 +447,10 @@ function describeError(error: unknown): string {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === "function";
+  } catch {
+    return false; // a revoked Proxy, or a throwing `then` getter: not a promise, a value to return
+  }
 }

@@ -7,7 +7,17 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
 const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
 
-export type Duration = number | string;
+/** The units of a duration string. */
+export type DurationUnit = "ms" | "s" | "m" | "h" | "d" | "w";
+type DurationPart = `${number}${DurationUnit}`;
+
+/**
+ * A TTL: a number of days (fractions allowed, `Infinity` for never), or a duration string of one or
+ * two parts (`"90s"`, `"6h"`, `"1h30m"`, `"500ms"`) or `"Infinity"`. A string without a unit (`"10"`)
+ * does not compile; a string from elsewhere (configuration) is checked at run time: cast it with
+ * `as Duration`, and a bad one fails with a `CacheOptionsError` naming it.
+ */
+export type Duration = number | DurationPart | `${DurationPart}${DurationPart}` | "Infinity" | "infinity";
 
 /** A TTL in milliseconds, or a sentence saying what is wrong with it. */
 export function durationToMs(value: unknown): number | string {

@@ -5,8 +5,8 @@
 
 /** Base class of every error cacherator throws. */
 export class CacheratorError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -15,10 +15,14 @@ export class CacheratorError extends Error {
 export class CacheOptionsError extends CacheratorError {}
 
 /**
- * A cached method was called with an argument that cannot be part of a call key
- * (a function, a symbol, a circular structure).
+ * A cached method was called with an argument that cannot be part of a call key (a function, a
+ * symbol, a circular structure). Arguments that are not data (an `AbortSignal`, a logger) are left
+ * out of the key with the `key` option of `@Cached` / `cached()`.
  */
 export class UncacheableArgumentError extends CacheratorError {}
 
-/** `@Cached` was used where it cannot work (a static method, a class that does not extend JSONCache). */
+/**
+ * `@Cached` was used where it cannot work (a static method, a class that does not extend JSONCache,
+ * or a JSONCache of another copy of the library: its ES module and CommonJS build both loaded).
+ */
 export class CacheUsageError extends CacheratorError {}

@@ -4,11 +4,13 @@
  * themselves are handled by `@Cached` (cached.ts).
  */
 import { CACHE_IDENTITY } from "./keys/python-repr.js";
-import { CacheLog, setGlobalLogger, setGlobalLogging, type CacheLogger } from "./logger.js";
+import { CacheLog, setGlobalLogger, setGlobalLogging, setGlobalLogLevel, type CacheLogger, type LogLevel } from "./logger.js";
+import { noteDataIdUse } from "./data-id-guard.js";
+import { useDynamoDBSdk, type DynamoDBSdkModules } from "./store/dynamodb/index.js";
 import { copyMetrics, globalMetrics, newMetrics, subscribe, type CacheEvent, type CacheEventName, type CacheMetrics } from "./events.js";
 import { functionOfKey } from "./keys/call-key.js";
 import { methodTtl } from "./method-ttls.js";
-import { resolveOptions, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
+import { checkLogger, checkLogLevel, resolveOptions, setDefaultDirectory, type JSONCacheOptions, type ResolvedOptions } from "./options.js";
 import { applyAttributes, attributesJson, captureAttributes, restoreAttributes } from "./state.js";
 import { createDynamoDBTier } from "./store/dynamodb/index.js";
 import { L2Sync } from "./store/l2-sync.js";
@@ -64,7 +66,9 @@ export class JSONCache {
   /** @throws {CacheOptionsError} when an option is invalid; the message names it and the value. */
   constructor(options?: JSONCacheOptions) {
     const resolved = resolveOptions(options, new.target.name);
-    const log = new CacheLog(resolved.logging, resolved.logger);
+    const log = new CacheLog(resolved.logging, resolved.logger, resolved.logLevel);
+    const defaultFrom = options?.dataId === undefined ? new.target.name : undefined;
+    noteDataIdUse({ dataId: resolved.dataId, directory: resolved.directory, defaultFrom, kind: "class", owner: new.target, log });
     const stack = openStack({
       directory: resolved.directory,
       dataId: resolved.dataId,
@@ -210,9 +214,41 @@ export class JSONCache {
     setGlobalLogging(enabled);
   }
 
-  /** Sends the messages of every instance without a `logger` option to `logger`. */
+  /**
+   * Sends the messages of every instance without a `logger` option to `logger`: console, pino, winston,
+   * a NestJS `Logger` (any object with `warn`, `error` and `info` or `log`).
+   * @throws {CacheOptionsError} naming the missing methods when `logger` is not a logger.
+   */
   static setLogger(logger: CacheLogger): void {
+    checkLogger(logger, "JSONCache.setLogger");
     setGlobalLogger(logger);
+  }
+
+  /**
+   * The least important messages reported by every instance without a `logLevel` of its own,
+   * existing ones included: `"debug"` (every DynamoDB request), `"info"`, `"warn"` (the default),
+   * `"error"` or `"silent"`.
+   */
+  static setLogLevel(level: LogLevel): void {
+    checkLogLevel(level, "JSONCache.setLogLevel");
+    setGlobalLogLevel(level);
+  }
+
+  /**
+   * The folder of instances (and `cached()` functions) created from now on without a `directory`
+   * option; `undefined` restores `"data/cache"`. Relative to the working directory at construction.
+   */
+  static setDefaultDirectory(directory: string | undefined): void {
+    setDefaultDirectory(directory);
+  }
+
+  /**
+   * Gives the library the AWS SDK's modules, for programs bundled without `node_modules` (where the
+   * library cannot load them itself): `JSONCache.useDynamoDBSdk(await import("@aws-sdk/client-dynamodb"),
+   * await import("@aws-sdk/lib-dynamodb"))`, before the first DynamoDB request.
+   */
+  static useDynamoDBSdk(clientDynamodb: DynamoDBSdkModules["clientDynamodb"], libDynamodb: DynamoDBSdkModules["libDynamodb"]): void {
+    useDynamoDBSdk({ clientDynamodb, libDynamodb });
   }
 
   /** Writes every pending change of every cache in this process, for a graceful shutdown. */

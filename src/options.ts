@@ -4,8 +4,20 @@
  */
 import { CacheOptionsError } from "./errors.js";
 import { durationToMs, type Duration } from "./duration.js";
-import { isCacheLogger, type CacheLogger } from "./logger.js";
+import { isLogLevel, loggerProblem, LOG_LEVELS, type CacheLogger, type LogLevel } from "./logger.js";
+import type { DynamoDBClient } from "./store/dynamodb/client-type.js";
 import { isValidTableName } from "./store/dynamodb/table-name.js";
+
+const DEFAULT_DIRECTORY = "data/cache";
+let defaultDirectory = DEFAULT_DIRECTORY;
+
+/** Sets the `directory` of instances created from now on without one (`JSONCache.setDefaultDirectory`). */
+export function setDefaultDirectory(directory: string | undefined): void {
+  if (directory !== undefined && (typeof directory !== "string" || directory === "")) {
+    throw new CacheOptionsError(`JSONCache.setDefaultDirectory: the directory must be a non-empty string (a folder path), or undefined for "${DEFAULT_DIRECTORY}"; got ${show(directory)}.`);
+  }
+  defaultDirectory = directory ?? DEFAULT_DIRECTORY;
+}
 
 export interface JSONCacheOptions {
   /**
@@ -13,7 +25,10 @@ export interface JSONCacheOptions {
    * Instances with the same dataId and directory share one cache. Default: the class name.
    */
   dataId?: string;
-  /** Folder of the cache files, relative to the working directory at construction. Default `"data/cache"`. */
+  /**
+   * Folder of the cache files, relative to the working directory at construction. Default `"data/cache"`,
+   * or what `JSONCache.setDefaultDirectory()` set.
+   */
   directory?: string;
   /** Start with an empty cache, ignoring what the file holds (the file is overwritten on the next write). Default `false`. */
   clearCache?: boolean;
@@ -26,7 +41,17 @@ export interface JSONCacheOptions {
   ttl?: Duration;
   /** Report problems (unreadable files, values that cannot be persisted, failed writes). Default `true`. */
   logging?: boolean;
-  /** Where this instance's messages go. Default: the global logger (`console` unless `JSONCache.setLogger` was called). */
+  /**
+   * The least important messages this instance reports: `"debug"` (every DynamoDB request), `"info"`
+   * (table set-up, recovery), `"warn"`, `"error"` or `"silent"`. Default: the process's level
+   * (`JSONCache.setLogLevel`), `"warn"` unless changed.
+   */
+  logLevel?: LogLevel;
+  /**
+   * Where this instance's messages go: `console`, pino, winston, a NestJS `Logger` — any object with
+   * `warn`, `error` and `info` (or `log`). Default: the global logger (stderr unless
+   * `JSONCache.setLogger` was called).
+   */
   logger?: CacheLogger;
   /** Attribute names that are never written to the cache file nor restored from it (secrets, scratch data). */
   exclude?: readonly string[];
@@ -66,8 +91,13 @@ export interface JSONCacheOptions {
   dynamodbEndpoint?: string;
   /** AWS region of the table. Default: the SDK's chain (`AWS_REGION`, profile…). */
   dynamodbRegion?: string;
-  /** A ready `DynamoDBClient` to use (its own timeouts and retries apply). */
-  dynamodbClient?: unknown;
+  /**
+   * A ready `DynamoDBClient` of `@aws-sdk/client-dynamodb` to use (its own timeouts and retries apply;
+   * it is never destroyed by the library). Typed by its shape (`send`, `destroy`, `config`), so these
+   * types do not need the SDK installed. The SDK's modules are still needed at run time: installed
+   * beside the program, or registered with `JSONCache.useDynamoDBSdk()` by a bundled program.
+   */
+  dynamodbClient?: DynamoDBClient;
   /** How long one DynamoDB request may take before the call goes on without L2, in ms. Default `1000`. */
   dynamodbTimeout?: number;
   /**
@@ -78,6 +108,13 @@ export interface JSONCacheOptions {
    */
   dynamodbClearCheck?: number;
 }
+
+/**
+ * `T`, not inferred from this position: a `key` function may take fewer parameters than the method
+ * (`() => "all"`), so it must not narrow the arguments the method is checked against.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the distributive check that defers inference
+type NotInferred<T> = [T][T extends any ? 0 : never];
 
 export interface CachedOptions<Result = unknown, Args extends unknown[] = unknown[]> {
   /**
@@ -96,6 +133,13 @@ export interface CachedOptions<Result = unknown, Args extends unknown[] = unknow
   /** Decides whether a result is cached (`false`: returned, not stored). Default: every result. */
   shouldCache?: (result: Result, args: Args) => boolean;
   /**
+   * The key material of a call, for methods with arguments that are not data (an `AbortSignal`, a
+   * logger, a request context): receives the call's arguments and returns what identifies the call.
+   * The key is `name(<what it returns>,){}`, encoded like an argument, so `(url, signal) => url` gives
+   * `fetch(url, signal)` the key of `fetch(url)`. Default: all the arguments.
+   */
+  key?: (...args: NotInferred<Args>) => unknown;
+  /**
    * The meaning of the method's results: entries stored under another version are ignored (change it
    * when the method's results change meaning). Default: none.
    */
@@ -113,6 +157,7 @@ export interface ResolvedOptions {
   clearCache: boolean;
   ttlMs: number;
   logging: boolean;
+  logLevel: LogLevel | undefined;
   logger: CacheLogger | undefined;
   exclude: ReadonlySet<string>;
   writeDelay: number;
@@ -130,10 +175,10 @@ export interface ResolvedOptions {
 }
 
 const CACHE_OPTION_NAMES = [
-  "dataId", "directory", "clearCache", "ttl", "logging", "logger", "exclude", "writeDelay", "maxEntries", "refreshInterval", "fileMode", "directoryMode", "dynamodbTable", "saveOnDel",
+  "dataId", "directory", "clearCache", "ttl", "logging", "logLevel", "logger", "exclude", "writeDelay", "maxEntries", "refreshInterval", "fileMode", "directoryMode", "dynamodbTable", "saveOnDel",
   "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout", "dynamodbClearCheck",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
-const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
+const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "key", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
 
 
 export function resolveOptions(options: unknown, className: string): ResolvedOptions {
@@ -160,7 +205,11 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
       fail(where, mode, o[mode], "permission bits from 0 to 0o777, e.g. 0o600");
     }
   }
-  if (o.logger !== undefined && !isCacheLogger(o.logger)) fail(where, "logger", o.logger, "an object with debug, info, warn and error methods");
+  if (o.logger !== undefined) {
+    const problem = loggerProblem(o.logger);
+    if (problem !== undefined) throw new CacheOptionsError(`${where}: option "logger" must be a logger ${LOGGER_SHAPES}; got ${problem}.`);
+  }
+  if (o.logLevel !== undefined && !isLogLevel(o.logLevel)) fail(where, "logLevel", o.logLevel, `one of ${LOG_LEVELS.map((l) => `"${l}"`).join(", ")}`);
   if (o.dynamodbTable !== undefined && !(typeof o.dynamodbTable === "string" && isValidTableName(o.dynamodbTable))) {
     fail(where, "dynamodbTable", o.dynamodbTable, "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'");
   }
@@ -181,10 +230,11 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
   }
   return {
     dataId: o.dataId ?? (className || "JSONCache"),
-    directory: o.directory ?? "data/cache",
+    directory: o.directory ?? defaultDirectory,
     clearCache: o.clearCache ?? false,
     ttlMs: ttlToMs(o.ttl ?? 999, where),
     logging: o.logging ?? true,
+    logLevel: o.logLevel,
     logger: o.logger,
     exclude: new Set(o.exclude ?? []),
     writeDelay: o.writeDelay ?? 100,
@@ -207,6 +257,7 @@ export interface ResolvedCachedOptions {
   ttlOf: ((result: unknown, args: unknown[]) => unknown) | undefined;
   staleMs: number;
   shouldCache: ((result: unknown, args: unknown[]) => boolean) | undefined;
+  key: ((...args: unknown[]) => unknown) | undefined;
   version: string | undefined;
   clearCache: boolean;
 }
@@ -216,6 +267,7 @@ export function resolveCachedOptions(options: unknown, method: string): Resolved
   const where = `@Cached on ${method}`;
   if (o.clearCache !== undefined && typeof o.clearCache !== "boolean") fail(where, "clearCache", o.clearCache, "true or false");
   if (o.shouldCache !== undefined && typeof o.shouldCache !== "function") fail(where, "shouldCache", o.shouldCache, "a function (result, args) => boolean");
+  if (o.key !== undefined && typeof o.key !== "function") fail(where, "key", o.key, "a function (...args) => the data that identifies the call");
   if (o.version !== undefined && !(typeof o.version === "string" || (typeof o.version === "number" && Number.isFinite(o.version)))) {
     fail(where, "version", o.version, "a string or a number");
   }
@@ -225,6 +277,7 @@ export function resolveCachedOptions(options: unknown, method: string): Resolved
     ttlOf: computed ? (o.ttl as (result: unknown, args: unknown[]) => unknown) : undefined,
     staleMs: o.staleTtl === undefined ? 0 : ttlToMs(o.staleTtl, where, "staleTtl"),
     shouldCache: o.shouldCache as ResolvedCachedOptions["shouldCache"],
+    key: o.key as ResolvedCachedOptions["key"],
     version: o.version === undefined ? undefined : String(o.version),
     clearCache: o.clearCache ?? false,
   };
@@ -237,6 +290,20 @@ export function ttlToMs(ttl: unknown, where: string, option = "ttl"): number {
     fail(where, option, ttl, `a number of days, 0 or more (0.25 = 6 hours; Infinity = never expires), or a duration such as "90s", "6h" or "3d" — ${ms}`);
   }
   return ms;
+}
+
+/** What a logger must look like, for messages. */
+export const LOGGER_SHAPES = "(console, pino, winston, a NestJS Logger): an object with warn, error and info (or log) methods";
+
+/** Checks a logger given to `JSONCache.setLogger`. */
+export function checkLogger(logger: unknown, where: string): asserts logger is CacheLogger {
+  const problem = loggerProblem(logger);
+  if (problem !== undefined) throw new CacheOptionsError(`${where}: the logger must be a logger ${LOGGER_SHAPES}; got ${problem}.`);
+}
+
+/** Checks a level given to `JSONCache.setLogLevel`. */
+export function checkLogLevel(level: unknown, where: string): asserts level is LogLevel {
+  if (!isLogLevel(level)) throw new CacheOptionsError(`${where}: the level must be one of ${LOG_LEVELS.map((l) => `"${l}"`).join(", ")}; got ${show(level)}.`);
 }
 
 function checkObject(options: unknown, what: string, known: readonly string[]): object {

@@ -43,7 +43,7 @@ function newTable(): string {
 function makeTier(options: Partial<DynamoDBTierOptions> = {}): { tier: DynamoDBTier; logger: RecordedLogger; table: string } {
   const logger = recordingLogger();
   const table = options.table ?? newTable();
-  const tier = createDynamoDBTier({ table, endpoint, log: new CacheLog(true, logger), ...options });
+  const tier = createDynamoDBTier({ table, endpoint, log: new CacheLog(true, logger, "debug"), ...options });
   open.push(tier);
   return { tier, logger, table };
 }
@@ -186,7 +186,7 @@ describe("the table is created on first use", () => {
       import { CacheLog } from ${JSON.stringify(moduleUrl("src/logger.ts"))};
       const messages: string[] = [];
       const at = (level: string) => (m: string) => void messages.push(level + ": " + m);
-      const log = new CacheLog(true, { debug() {}, info: at("info"), warn: at("warn"), error: at("error") });
+      const log = new CacheLog(true, { debug() {}, info: at("info"), warn: at("warn"), error: at("error") }, "debug");
       const tier = createDynamoDBTier({ table: process.env.TABLE!, endpoint: process.env.ENDPOINT, log });
       const ready = await tier.ready(30000);
       const put = await tier.put("shared", { key: "who(" + process.env.WHO + ",){}", text: "1", time: Date.now(), async: false }, 60000);
@@ -550,6 +550,7 @@ describe("faults: every call returns within the timeout bound, each cause is log
     const dir = tempDir("cacherator-ddb-nosdk-");
     mkdirSync(join(dir, "store/dynamodb"), { recursive: true });
     copyFileSync(join(ROOT, "src/store/dynamodb-format.ts"), join(dir, "store/dynamodb-format.ts"));
+    copyFileSync(join(ROOT, "src/errors.ts"), join(dir, "errors.ts"));
     for (const file of readdirSync(join(ROOT, "src/store/dynamodb"))) copyFileSync(join(ROOT, "src/store/dynamodb", file), join(dir, "store/dynamodb", file));
     const source = `
       import { createDynamoDBTier } from "./store/dynamodb/index.ts";

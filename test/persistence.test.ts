@@ -3,7 +3,7 @@
  * exit, explicit saves, coalesced writes off the call path, TTL expiry, clearing, and timestamps
  * written by the Python library. A restart is a new child process.
  */
-import { watch, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { watch, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";

@@ -297,7 +297,7 @@ describe("a process killed in the middle of writing", () => {
 });
 
 describe("a method that throws", () => {
-  it("a thrown error is not cached, leaves the statuses alone, and the next call runs the method again", async () => {
+  it("a thrown error is not cached, leaves the keys' statuses alone (the last status is \"miss\": it ran), and the next call runs the method again", async () => {
     const directory = tempDir();
     let attempts = 0;
     class Risky extends JSONCache {
@@ -321,7 +321,7 @@ describe("a method that throws", () => {
     risky.ok();
     expect(risky.lastCacheStatus).toBe("l1");
     expect(() => risky.boom(1)).toThrow("boom 1");
-    expect(risky.lastCacheStatus).toBe("l1");
+    expect(risky.lastCacheStatus).toBe("miss"); // the method ran
     expect(risky.cacheStatus).toEqual({ "ok(){}": "l1" });
     expect(attempts).toBe(2);
     expect(risky.jsonCacheStats()).toEqual({ totalEntries: 1, functions: { ok: 1 } });
@@ -329,7 +329,7 @@ describe("a method that throws", () => {
     expect(cachedKeys(join(directory, "risky.json"))).toEqual(["ok(){}"]);
   });
 
-  it("a rejected promise is not cached, leaves the statuses alone, and the next call runs the method again", async () => {
+  it("a rejected promise is not cached, leaves the keys' statuses alone (the last status is \"miss\": it ran), and the next call runs the method again", async () => {
     const directory = tempDir();
     let attempts = 0;
     class RiskyAsync extends JSONCache {
@@ -353,8 +353,9 @@ describe("a method that throws", () => {
     expect(risky.lastCacheStatus).toBe("miss");
     expect(risky.cacheStatus).toEqual({ "ok(){}": "miss" });
     await risky.ok();
-    await expect(risky.fails(1)).rejects.toThrow("rejected 1");
     expect(risky.lastCacheStatus).toBe("l1");
+    await expect(risky.fails(1)).rejects.toThrow("rejected 1");
+    expect(risky.lastCacheStatus).toBe("miss");
     expect(risky.cacheStatus).toEqual({ "ok(){}": "l1" });
     await expect(risky.fails(1)).resolves.toBe(1);
     expect(attempts).toBe(3);

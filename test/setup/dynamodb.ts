@@ -7,9 +7,11 @@
  * (Java takes a few seconds to start), so test files that do not use it are not delayed: the tests call
  * `waitForDynamoDB(endpoint)` first. An endpoint already given in `DYNAMODB_ENDPOINT` is used as is.
  *
- * Needs Java 17 (`java` on the PATH); on Debian: `apt-get install openjdk-17-jre-headless`.
+ * Needs Java 17 (`java` on the PATH): without it the run stops with the help of java.ts (how to install
+ * it, and `npm run test:local` for the tests that do not need DynamoDB).
  */
 import { startDynamoDBLocal } from "../../scripts/dynamodb-local.js";
+import { javaProblem } from "./java.js";
 
 export { freePort, startDynamoDBLocal, waitForDynamoDB, type DynamoDBLocal } from "../../scripts/dynamodb-local.js";
 
@@ -24,6 +26,11 @@ export default async function setup(project: { provide(key: "dynamodbEndpoint", 
   if (given) {
     project.provide("dynamodbEndpoint", given);
     return undefined;
+  }
+  const problem = javaProblem();
+  if (problem !== undefined) {
+    process.stderr.write(`\n${problem}\n\n`);
+    throw new Error(problem);
   }
   const local = await startDynamoDBLocal();
   project.provide("dynamodbEndpoint", local.endpoint);

@@ -11,7 +11,7 @@
  */
 import { workerData } from "node:worker_threads";
 import { forEachLimit, within } from "./async-tools.js";
-import { buildClients, sendWithin } from "./client.js";
+import { buildClients, importSdk, sendWithin } from "./client.js";
 import type { CacheLog } from "../../logger.js";
 import { L2Failure, PERMANENT_CAUSES, classify } from "./failures.js";
 import { prepareTable, sleep } from "./table.js";
@@ -28,8 +28,7 @@ const { signal, jobs, deadline } = workerData as ExitWorkerData;
 const timeLeft = () => deadline - SIGNAL_MARGIN_MS - Date.now();
 
 async function sendJob(job: ExitJob): Promise<number> {
-  const [ddb, doc] = await Promise.all([import("@aws-sdk/client-dynamodb"), import("@aws-sdk/lib-dynamodb")]);
-  const sdk = { ddb, doc };
+  const sdk = await importSdk();
   const clients = buildClients(sdk, { endpoint: job.endpoint, region: job.region }, Math.max(job.timeoutMs, timeLeft()));
   if (clients instanceof L2Failure) return 0;
   const ctx: WriteContext = { sdk, doc: clients.doc, table: job.table, send: (command) => sendWithin(clients.doc as never, command, Math.max(1, timeLeft())) };

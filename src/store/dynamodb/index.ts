@@ -4,3 +4,4 @@ export type { L2FailureReason, L2Outcome } from "./failures.js";
 export type { RemoteEntry } from "../dynamodb-format.js";
 export type { L2Write } from "./writes.js";
 export { isValidTableName } from "./table-name.js";
+export { useDynamoDBSdk, type DynamoDBSdkModules } from "./client.js";
