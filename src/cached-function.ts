@@ -86,7 +86,8 @@ const OPTION_TARGETS: Record<keyof CachedFunctionOptions, "instance" | "method" 
  *
  * ```ts
  * const fetchUser = cached(async (id: number) => api.get(id), { name: "fetchUser", ttl: "6h" });
- * await fetchUser(1); // runs; fetchUser(1) is now served from data/cache/fetchUser.json
+ * await fetchUser(1); // runs; fetchUser(1) is now served from data/cache/fetchuser_468e0f15aea60a09.json
+ * // (a dataId that is not a lowercase slug gets a hash in its file name; pass `dataId: "users"` for users.json)
  * ```
  * @throws {CacheOptionsError} when `fn` is not a function, an option is invalid or unknown, or no
  * name can be found (an anonymous function without `name`).

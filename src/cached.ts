@@ -122,7 +122,7 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
     // at the file (a stat or two), so clears and results of other processes reach this one.
     const now = Date.now();
     let entry = stack.peek(key, now);
-    if (entry !== undefined && (entry.meta === undefined ? version === undefined && now - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
+    if (entry !== undefined && (entry.meta?.ttlMs === undefined ? entry.meta?.version === version && now - entry.time < ttlMs : age(entry, ttlMs, version) < 0)) {
       // An async result from the file, before this process first read DynamoDB's clear times: it may
       // have been cleared on another machine meanwhile, so the call waits for that read (once).
       if (asyncMethod && entry.origin === "l1") {

@@ -96,6 +96,25 @@ async function libraryCaches(): Promise<{ directory: string; calc: { totalEntrie
   return { directory, calc: calc.jsonCacheStats() as { totalEntries: number; functions: Record<string, number> } };
 }
 
+/** A cache `shop` whose methods have different TTLs: `tick` 1 second, `quote` 2 days; both computed now. */
+async function methodsWithDifferentTtls(directory: string): Promise<void> {
+  class Shop extends JSONCache {
+    constructor() {
+      super({ dataId: "shop", directory });
+    }
+    @Cached({ ttl: "1s" }) tick(n: number) {
+      return n;
+    }
+    @Cached({ ttl: "2d" }) async quote(item: string) {
+      return `quote for ${item}`;
+    }
+  }
+  const shop = new Shop();
+  shop.tick(1);
+  await shop.quote("pear");
+  expect(await shop.jsonCacheSave()).toBe(true);
+}
+
 /** Start offsets of the header's column names, and the line split accordingly. */
 function columnStarts(header: string): number[] {
   return [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => m.index);
@@ -187,7 +206,7 @@ describe("show: one cache in detail", () => {
       dataId: string;
       attributes: string[];
       functions: { function: string; entries: number; live: number; expired: number }[];
-      entries: { key: string; function: string; computedAt: string; ageMs: number; expiresAt: string; status: string }[];
+      entries: { key: string; function: string; computedAt: string; ageMs: number; expiresAt: string; status: string; ttl: string }[];
     }>(["show", "calc", "--dir", directory]);
     expect(data.dataId).toBe("calc");
     expect(data.attributes).toEqual(["runs"]);
@@ -199,6 +218,7 @@ describe("show: one cache in detail", () => {
     for (const entry of data.entries) {
       expect(entry.status).toBe("live");
       expect(Date.parse(entry.expiresAt) - Date.parse(entry.computedAt)).toBe(999 * DAY);
+      expect(entry.ttl).toBe("999d");
       expect(entry.ageMs).toBeGreaterThanOrEqual(0);
     }
 
@@ -208,7 +228,7 @@ describe("show: one cache in detail", () => {
     expect(human.stdout).toMatch(/^entries: +3 \(3 live, 0 expired\)$/m);
     const lines = human.stdout.split("\n");
     const header = lines.find((l) => l.startsWith("KEY")) as string;
-    expect(header).toMatch(/^KEY\s+FUNCTION\s+COMPUTED AT\s+AGE\s+EXPIRES AT\s+STATUS$/);
+    expect(header).toMatch(/^KEY\s+FUNCTION\s+COMPUTED AT\s+AGE\s+TTL\s+EXPIRES AT\s+STATUS$/);
     const statusAt = header.indexOf("STATUS");
     const fnAt = header.indexOf("FUNCTION");
     const rows = lines.slice(lines.indexOf(header) + 1).filter((l) => l.length > 0);
@@ -219,12 +239,54 @@ describe("show: one cache in detail", () => {
     }
   });
 
-  it("judges expiry by --ttl", async () => {
-    const { directory } = await libraryCaches();
-    const data = await cliJson<{ entries: { status: string; expiresAt: string; computedAt: string }[]; functions: { expired: number }[] }>(["show", "calc", "--dir", directory, "--ttl", "0"]);
-    expect(data.entries.map((e) => e.status)).toEqual(["expired", "expired", "expired"]);
-    const forever = await cliJson<{ entries: { status: string; expiresAt: string | null }[] }>(["show", "calc", "--dir", directory, "--ttl", "inf"]);
-    expect(forever.entries.every((e) => e.status === "live" && e.expiresAt === null)).toBe(true);
+  it("judges each entry by its method's TTL, recorded in the file; --ttl only entries that record none", async () => {
+    const directory = tempDir();
+    await methodsWithDifferentTtls(directory);
+    const hourAgo = Date.now() - 3_600_000;
+    const file = join(directory, "shop.json");
+    const data = JSON.parse(readFileSync(file, "utf8")) as { _json_cache_func_cache: Record<string, Record<string, unknown>> };
+    for (const entry of Object.values(data._json_cache_func_cache)) {
+      // As if computed an hour ago: the expiry recorded moves with the computation time.
+      (entry.expires_ms as number) -= (entry.epoch_ms as number) - hourAgo;
+      entry.epoch_ms = hourAgo;
+    }
+    // An entry as older versions and the Python library write it: no recorded expiry.
+    data._json_cache_func_cache["legacy(1,){}"] = { value: 1, date: "2020-01-01T00:00:00.000000", epoch_ms: hourAgo };
+    writeFileSync(file, JSON.stringify(data));
+    type Shown = { entries: { key: string; status: string; ttl: string; expirySource: string }[] };
+    const shown = await cliJson<Shown>(["show", "shop", "--dir", directory]);
+    expect(shown.entries.map(({ key, status, ttl, expirySource }) => ({ key, status, ttl, expirySource }))).toEqual([
+      { key: "legacy(1,){}", status: "live", ttl: "999d", expirySource: "--ttl" },
+      { key: "quote('pear',){}", status: "live", ttl: "2d", expirySource: "recorded" },
+      { key: "tick(1,){}", status: "expired", ttl: "1s", expirySource: "recorded" },
+    ]);
+    const strict = await cliJson<Shown>(["show", "shop", "--dir", directory, "--ttl", "30m"]);
+    expect(strict.entries.map((e) => e.status)).toEqual(["expired", "live", "expired"]);
+    const human = await cli(["show", "shop", "--dir", directory]);
+    expect(human.stdout).toMatch(/^tick\(1,\)\{\} +tick +\S+ +1h 0m +1s +\S+ +expired$/m);
+    expect(human.stdout).toContain("judged by --ttl 999d");
+
+    const pruned = await cliJson(["prune", "--dir", directory]);
+    expect(pruned).toMatchObject({ removed: 1, caches: [{ name: "shop", keys: ["tick(1,){}"] }] });
+    const after = JSON.parse(readFileSync(file, "utf8")) as { _json_cache_func_cache: Record<string, unknown> };
+    expect(Object.keys(after._json_cache_func_cache).sort()).toEqual(["legacy(1,){}", "quote('pear',){}"]);
+  });
+
+  it("shows entries with a time out of range as invalid, without a stack trace", async () => {
+    const directory = tempDir();
+    const now = Date.now();
+    writeFileSync(
+      join(directory, "odd.json"),
+      serializeCacheFile("odd", [["f(1,){}", entryText(1, now, false)], ["f(2,){}", entryText(2, 1e300, false)]], [], now),
+    );
+    for (const args of [["list"], ["show", "odd"], ["stats"], ["prune", "--dry-run"]]) {
+      const result = await cli([...args, "--dir", directory]);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+    }
+    const shown = await cliJson<{ entries: { key: string; computedAt: string | null }[] }>(["show", "odd", "--dir", directory]);
+    expect(shown.entries.map((e) => e.computedAt === null)).toEqual([false, true]);
+    expect((await cli(["show", "odd", "--dir", directory])).stdout).toMatch(/^f\(2,\)\{\} +f +invalid +invalid/m);
   });
 
   it("accepts a dataId or the file name, for ids that are not file names and for files of the Python library", async () => {
@@ -278,9 +340,13 @@ describe("clear: removing entries", () => {
     const after = await cliJson<{ entries: { key: string }[]; attributes: string[] }>(["show", "calc", "--dir", directory]);
     expect(after.entries.map((e) => e.key)).toEqual(["when('launch',){}"]);
     expect(after.attributes).toEqual(["runs"]);
-    const none = await cli(["clear", "calc", "pow", "--dir", directory]);
-    expect(none.code).toBe(0);
-    expect(none.stdout).toBe("removed 0 entries of pow from calc (calc.json)\n");
+    const misspelt = await cli(["clear", "calc", "pow", "--dir", directory]);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stdout).toBe("");
+    expect(misspelt.stderr).toBe("cacherator: calc has no entries of pow (closest: when)\n");
+    const dry = await cli(["clear", "calc", "--dry-run", "--dir", directory]);
+    expect(dry.stdout).toBe("when('launch',){}\nwould remove 1 entry from calc (calc.json)\n");
+    expect(await cliJson(["show", "calc", "--dir", directory])).toMatchObject({ entries: [{ key: "when('launch',){}" }] });
     const all = await cli(["clear", "calc", "--dir", directory]);
     expect(all.stdout).toBe("removed 1 entry from calc (calc.json)\n");
     // A program opening the cache again finds it empty, with its attributes.
@@ -371,6 +437,34 @@ describe("clear: removing entries", () => {
   }
 });
 
+describe("attributes: what a cache persists besides results", () => {
+  it("prints each attribute with its value, one attribute's value, and the stored form with --json", async () => {
+    const directory = tempDir();
+    class Game extends JSONCache {
+      declare score: number;
+      declare seen: Set<string>;
+      constructor() {
+        super({ dataId: "game", directory });
+        this.score ??= 150;
+        this.seen ??= new Set(["a"]);
+      }
+    }
+    expect(await new Game().jsonCacheSave()).toBe(true);
+    const all = await cli(["attributes", "game", "--dir", directory]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toBe("score: 150\nseen:  Set(1) { 'a' }\n");
+    expect((await cli(["attributes", "game", "score", "--dir", directory])).stdout).toBe("150\n");
+    expect(await cliJson(["attributes", "game", "--dir", directory])).toEqual({
+      dataId: "game",
+      file: "game.json",
+      encoded: { score: 150, seen: { $cacherator: "Set", v: ["a"] } },
+    });
+    const unknown = await cli(["attributes", "game", "scor", "--dir", directory]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("cacherator: game has no attribute scor (closest: score, seen)\n");
+  });
+});
+
 describe("prune: dropping expired entries", () => {
   function agedCache(directory: string): string {
     const now = Date.now();
@@ -406,7 +500,7 @@ describe("prune: dropping expired entries", () => {
     const human = await cli(["prune", "--dir", directory, "--ttl", "5"]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^pruned +pruned\.json +1$/m);
-    expect(human.stdout).toContain("removed 1 expired entry from 1 cache (ttl 5 days)");
+    expect(human.stdout).toContain("removed 1 expired entry from 1 cache (entries that record no expiry: ttl 5d)");
     const after = JSON.parse(readFileSync(file, "utf8")) as { _json_cache_func_cache: Record<string, unknown>; _json_cache_variable_cache: Record<string, unknown> };
     expect(Object.keys(after._json_cache_func_cache)).toEqual(["report('new',){}"]);
     expect(after._json_cache_variable_cache).toEqual({ score: 5 });
@@ -417,13 +511,13 @@ describe("prune: dropping expired entries", () => {
   it("keeps every entry under the default TTL of 999 days", async () => {
     const directory = tempDir();
     agedCache(directory);
-    expect(await cliJson(["prune", "--dir", directory])).toMatchObject({ removed: 0, ttlDays: 999 });
+    expect(await cliJson(["prune", "--dir", directory])).toMatchObject({ removed: 0, fallbackTtl: "999d" });
   });
 
   it("takes --ttl as a duration too, as the library does", async () => {
     const directory = tempDir();
     agedCache(directory);
-    expect(await cliJson(["prune", "--dry-run", "--ttl", "36h", "--dir", directory])).toMatchObject({ ttlDays: 1.5 });
+    expect(await cliJson(["prune", "--dry-run", "--ttl", "36h", "--dir", directory])).toMatchObject({ fallbackTtl: "1d 12h" });
     const bad = await cli(["prune", "--ttl", "10 parsecs", "--dir", directory]);
     expect(bad.code).toBe(2);
   });
@@ -439,7 +533,7 @@ describe("stats: totals over a directory", () => {
     const stats = await cliJson(["stats", "--dir", directory, "--ttl", "2"]);
     expect(stats).toEqual({
       directory,
-      ttlDays: 2,
+      fallbackTtl: "2d",
       objects: 3,
       unreadable: 1,
       entries: 5,
@@ -456,7 +550,13 @@ describe("stats: totals over a directory", () => {
 });
 
 describe("help and bad input", () => {
-  const commands = ["list", "show", "get", "clear", "prune", "stats", "help"];
+  const commands = ["list", "show", "get", "attributes", "clear", "prune", "stats", "help"];
+
+  it("--version prints the package's version", async () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    const result = await cli(["--version"]);
+    expect(result).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: "" });
+  });
 
   it("--help, -h and `help <command>` describe every command, with exit code 0", async () => {
     const global = await cli(["--help"]);
@@ -487,6 +587,8 @@ describe("help and bad input", () => {
       [["list", "extra"], /unexpected argument "extra" for list/],
       [["list", "--dynamodb-endpoint", "http://localhost:1"], /need --dynamodb-table/],
       [["help", "nope"], /unknown command "nope"/],
+      [["list", "--version"], /--version takes no command/],
+      [["list", "--dry-run"], /option --dry-run does not apply to list/],
     ];
     for (const [args, message] of cases) {
       const result = await cli(args);
@@ -558,7 +660,7 @@ describe("--dynamodb-table: the L2 side", () => {
       ["other(1){}", "l2"],
     ]);
     const human = await cli(["show", "shared", "--dir", directory, ...l2Args], { env: AWS_ENV });
-    expect(human.stdout).toMatch(/^KEY\s+FUNCTION\s+COMPUTED AT\s+AGE\s+EXPIRES AT\s+STATUS\s+WHERE$/m);
+    expect(human.stdout).toMatch(/^KEY\s+FUNCTION\s+COMPUTED AT\s+AGE\s+TTL\s+EXPIRES AT\s+STATUS\s+WHERE$/m);
 
     expect(await cliJson(["stats", "--dir", directory, ...l2Args], { env: AWS_ENV })).toMatchObject({ entries: 2, l2Entries: 3, table });
     expect(await cliJson(["get", "shared", "lookup('z',){}", "--dir", directory, ...l2Args], { env: AWS_ENV })).toMatchObject({ source: "l2", encoded: "remote z" });

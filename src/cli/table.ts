@@ -52,18 +52,36 @@ export function formatBytes(bytes: number): string {
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }
 
+const UNITS = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const;
+
 /** A duration as its two largest units: `3d 4h`, `5m 12s`, `0.4s`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "forever";
+  if (Math.abs(ms) > 8.64e15) return "invalid";
   const sign = ms < 0 ? "-" : "";
   let rest = Math.abs(ms);
   if (rest < 10_000) return `${sign}${(rest / 1000).toFixed(1)}s`;
   const parts: string[] = [];
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+  for (const [unit, size] of UNITS) {
     const count = Math.floor(rest / size);
     if (count > 0 || parts.length > 0) parts.push(`${count}${unit}`);
     rest -= count * size;
     if (parts.length === 2) break;
   }
   return sign + parts.join(" ");
+}
+
+/** A TTL exactly, in the units a TTL is written in: `1s`, `6h`, `1h 30m`, `999d`, `250ms`, `infinite`. */
+export function formatTtl(ms: number): string {
+  if (!Number.isFinite(ms)) return "infinite";
+  if (ms === 0) return "0s";
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of UNITS) {
+    const count = Math.floor(rest / size);
+    if (count > 0) parts.push(`${count}${unit}`);
+    rest -= count * size;
+  }
+  if (rest > 0) parts.push(`${rest}ms`);
+  return parts.join(" ");
 }

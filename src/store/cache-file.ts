@@ -13,8 +13,8 @@
  *
  * One entry per line keeps the file readable and diffable. `value` holds the encoded result (see
  * codec.ts), `date` the Python-readable computation time, `epoch_ms` the same instant without
- * ambiguity, `async` marks results of async methods. The Python library ignores the fields it does
- * not know.
+ * ambiguity, `async` marks results of async methods, `expires_ms` (and `stale_ms`) when it expires
+ * under the TTL it was computed with. The Python library ignores the fields it does not know.
  */
 import { createHash } from "node:crypto";
 import { TAG, foreignValue } from "../codec.js";
@@ -123,6 +123,18 @@ export interface EntryMeta {
   ttlMs?: number | undefined;
   /** The method's `version` when the result was computed. */
   version?: string | undefined;
+  /**
+   * When the entry expires under the TTL it was computed with (epoch ms; Infinity: never), for readers
+   * that do not know the method's TTL (the CLI). The library itself applies the TTL configured now.
+   */
+  expiresMs?: number | undefined;
+  /** How long after `expiresMs` a stale window may still serve it, ms. */
+  staleMs?: number | undefined;
+}
+
+/** Whether an entry carries rules of its own (a computed TTL or a version) that override the method's. */
+export function hasOwnRules(meta: EntryMeta | undefined): meta is EntryMeta {
+  return meta !== undefined && (meta.ttlMs !== undefined || meta.version !== undefined);
 }
 
 /** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
@@ -132,15 +144,25 @@ export function entryText(encodedValue: unknown, time: number, async: boolean, m
   if (async) text += ', "async": true';
   if (meta?.ttlMs !== undefined) text += `, "ttl_ms": ${Number.isFinite(meta.ttlMs) ? meta.ttlMs : '"Infinity"'}`;
   if (meta?.version !== undefined) text += `, "version": ${JSON.stringify(meta.version)}`;
+  if (meta?.expiresMs !== undefined) text += `, "expires_ms": ${Number.isFinite(meta.expiresMs) ? meta.expiresMs : '"Infinity"'}`;
+  if (meta?.staleMs !== undefined) text += `, "stale_ms": ${Number.isFinite(meta.staleMs) ? meta.staleMs : '"Infinity"'}`;
   return `${text}}`;
 }
 
 /** The optional fields of a parsed entry. */
 export function entryMeta(entry: Record<string, unknown>): EntryMeta | undefined {
-  const ttl = entry.ttl_ms === "Infinity" ? Number.POSITIVE_INFINITY : entry.ttl_ms;
-  const ttlMs = typeof ttl === "number" && ttl >= 0 ? ttl : undefined;
+  const ttlMs = nonNegativeMs(entry.ttl_ms);
   const version = typeof entry.version === "string" ? entry.version : undefined;
-  return ttlMs === undefined && version === undefined ? undefined : { ttlMs, version };
+  const expiresMs = nonNegativeMs(entry.expires_ms);
+  const staleMs = nonNegativeMs(entry.stale_ms);
+  if (ttlMs === undefined && version === undefined && expiresMs === undefined) return undefined;
+  return { ttlMs, version, expiresMs, staleMs };
+}
+
+/** A number of ms as an entry stores it: a number, or "Infinity". */
+function nonNegativeMs(value: unknown): number | undefined {
+  const ms = value === "Infinity" ? Number.POSITIVE_INFINITY : value;
+  return typeof ms === "number" && ms >= 0 ? ms : undefined;
 }
 
 /** What our marker records besides the dataId. */

@@ -6,6 +6,7 @@
  *
  * Instances with the same dataId and directory share one stack (so they share in-flight computations).
  */
+import { functionOfKey } from "../keys/call-key.js";
 import type { CacheLog } from "../logger.js";
 import type { L2Sync } from "./l2-sync.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
@@ -102,7 +103,8 @@ export class CacheStack {
   }
 
   /** A computed result: into L1 (written later, coalesced) and, if it can be written, to L2. */
-  remember(key: string, entry: StoredEntry, ttlMs: number): void {
+  remember(key: string, computed: StoredEntry, ttlMs: number): void {
+    const entry = withExpiry(computed, ttlMs, this.#local.ttlFor(functionOfKey(key)));
     this.#local.set(key, entry);
     if (entry.persistent) this.#remote?.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMs, entry.meta);
   }
@@ -198,4 +200,15 @@ export class CacheStack {
   remoteCounts(): Promise<{ totalEntries: number; functions: Record<string, number> } | undefined> {
     return this.#remote === undefined ? Promise.resolve(undefined) : this.#remote.count();
   }
+}
+
+/**
+ * The entry with its expiry recorded (`ttlMs`: the method's TTL now; `keepMs`: the longest TTL plus
+ * stale window of the function in this process), so the file tells readers that do not know the
+ * method's TTL (the CLI) when it expires.
+ */
+function withExpiry(entry: StoredEntry, ttlMs: number, keepMs: number | undefined): StoredEntry {
+  const ttl = entry.meta?.ttlMs ?? ttlMs;
+  const stale = keepMs !== undefined && keepMs > ttl ? keepMs - ttl : undefined;
+  return { ...entry, meta: { ...entry.meta, expiresMs: entry.time + ttl, ...(stale === undefined ? {} : { staleMs: stale }) } };
 }

@@ -21,7 +21,7 @@
 import { TAG } from "../codec.js";
 import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import type { CacheLog } from "../logger.js";
-import type { EntryMeta } from "./cache-file.js";
+import { hasOwnRules, type EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
 import type { DynamoDBTier, L2Write, RemoteEntry } from "./dynamodb/index.js";
 import { functionOfEntryKey } from "./dynamodb-format.js";
@@ -131,7 +131,7 @@ export class L2Sync {
 
   #send(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta: EntryMeta | undefined): void {
     this.#remote.add(key);
-    const text = stringifyEncoded(meta === undefined ? raw : wrap(raw, meta));
+    const text = stringifyEncoded(hasOwnRules(meta) ? wrap(raw, meta) : raw);
     void this.#submit(`f#${key}`, { kind: "entry", dataId: this.dataId, entry: { key, text, time, async }, ttlMs });
   }
 
@@ -267,7 +267,7 @@ export class L2Sync {
     for (const [key, entry] of this.store.allEntries()) {
       if (!entry.persistent || this.#remote.has(key) || this.#clearTimes.isVoid(key, entry.time)) continue;
       const ttlMs = entry.meta?.ttlMs ?? this.store.ttlFor(functionOfEntryKey(key)) ?? this.store.defaultTtlMs;
-      const text = stringifyEncoded(entry.meta === undefined ? entry.raw : wrap(entry.raw, entry.meta));
+      const text = stringifyEncoded(hasOwnRules(entry.meta) ? wrap(entry.raw, entry.meta) : entry.raw);
       writes.push({ kind: "entry", dataId: this.dataId, entry: { key, text, time: entry.time, async: entry.async }, ttlMs });
     }
     if (this.#stateText !== undefined) writes.push({ kind: "state", dataId: this.dataId, text: this.#stateText(), time: Date.now() });

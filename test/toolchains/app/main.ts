@@ -1,0 +1,3 @@
+import { report } from "./shop.js";
+
+void report().then((line) => console.log(line));
