@@ -1,4 +1,3 @@
-/// <reference path="../types/unidecode.d.ts" />
 /**
  * The names a dataId's cache file can have. The Python cacherator names a file `slugify(dataId).json`
  * (python-slugify's default pipeline); this library uses that same name, so both libraries share the
