@@ -41,7 +41,8 @@ export default defineConfig(({ mode }) => ({
   oxc: false,
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: mode === "local-only" ? ["**/node_modules/**", ...dynamodbTestFiles()] : ["**/node_modules/**"],
+    // test/toolchains/ holds templates of consumer projects, run by toolchains.test.ts in their own folders.
+    exclude: ["**/node_modules/**", "test/toolchains/**", ...(mode === "local-only" ? dynamodbTestFiles() : [])],
     globalSetup: mode === "local-only" ? ["test/setup/build.ts"] : ["test/setup/build.ts", "test/setup/dynamodb.ts"],
     reporters: ["default", "./test/setup/summary-reporter.ts"],
     testTimeout: 30_000,

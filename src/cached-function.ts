@@ -10,7 +10,7 @@ import { Cached } from "./cached.js";
 import { CacheOptionsError } from "./errors.js";
 import { functionOfKey } from "./keys/call-key.js";
 import { cacheInternals, JSONCache, type CacheStats, type CacheStatus } from "./json-cache.js";
-import { FUNCTION_NAME, noteDataIdUse } from "./data-id-guard.js";
+import { defaultDataId, FUNCTION_NAME, noteDataIdUse } from "./data-id-guard.js";
 import type { CachedOptions, JSONCacheOptions } from "./options.js";
 
 /** Any function; `never[]` parameters accept every signature without `any`. */
@@ -86,8 +86,8 @@ const OPTION_TARGETS: Record<keyof CachedFunctionOptions, "instance" | "method" 
  *
  * ```ts
  * const fetchUser = cached(async (id: number) => api.get(id), { name: "fetchUser", ttl: "6h" });
- * await fetchUser(1); // runs; fetchUser(1) is now served from data/cache/fetchuser_468e0f15aea60a09.json
- * // (a dataId that is not a lowercase slug gets a hash in its file name; pass `dataId: "users"` for users.json)
+ * await fetchUser(1); // runs; fetchUser(1) is now served from data/cache/fetchuser.json
+ * // (the file name is the Python library's slug of the dataId; pass `dataId: "users"` for users.json)
  * ```
  * @throws {CacheOptionsError} when `fn` is not a function, an option is invalid or unknown, or no
  * name can be found (an anonymous function without `name`).
@@ -174,7 +174,7 @@ function splitOptions(options: Record<string, unknown> | undefined, fn: AnyFunct
     if (target === "instance") instanceOptions[key] = value;
     else if (target === "method") methodOptions[key] = value;
   }
-  instanceOptions.dataId ??= fn.name || name;
+  instanceOptions.dataId ??= fn.name ? defaultDataId(fn.name, [Function.prototype.toString.call(fn)]) : name;
   return { instanceOptions, methodOptions, name };
 }
 

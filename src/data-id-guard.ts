@@ -8,6 +8,7 @@
  * - a default dataId that looks like a minified name (one or two characters, `_a`, `$t`), or the
  *   fallback of an anonymous class.
  */
+import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import type { CacheLog } from "./logger.js";
 
@@ -19,6 +20,27 @@ type Owner = abstract new (...args: never[]) => unknown;
 /** Whether `name` looks like what a minifier makes of a class name (or is missing). */
 export function looksMangled(name: string): boolean {
   return name.length <= 2 || /^[_$][\w$]{1,2}$/.test(name);
+}
+
+/**
+ * The default dataId for a class or function of this name. A name that looks minified gets a hash of
+ * the code it names (a class with its superclasses up to JSONCache), so two classes that a minifier
+ * gave one name never share a cache, and neither serves the other's results; a new build starts afresh.
+ */
+export function defaultDataId(name: string, code: readonly string[]): string {
+  if (!looksMangled(name)) return name;
+  const digest = createHash("sha256");
+  for (const text of code) digest.update(text).update("\0");
+  return `${name || "anonymous"}-${digest.digest("hex").slice(0, 12)}`;
+}
+
+/** The source of a class and of its superclasses below `base`. */
+export function classCode(target: abstract new (...args: never[]) => unknown, base: unknown): string[] {
+  const code: string[] = [];
+  for (let current: unknown = target; typeof current === "function" && current !== base; current = Object.getPrototypeOf(current)) {
+    code.push(Function.prototype.toString.call(current));
+  }
+  return code;
 }
 
 function related(a: Owner, b: Owner): boolean {

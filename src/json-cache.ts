@@ -5,7 +5,7 @@
  */
 import { CACHE_IDENTITY } from "./keys/python-repr.js";
 import { CacheLog, setGlobalLogger, setGlobalLogging, setGlobalLogLevel, type CacheLogger, type LogLevel } from "./logger.js";
-import { noteDataIdUse } from "./data-id-guard.js";
+import { classCode, defaultDataId, noteDataIdUse } from "./data-id-guard.js";
 import { useDynamoDBSdk, type DynamoDBSdkModules } from "./store/dynamodb/index.js";
 import { copyMetrics, globalMetrics, newMetrics, subscribe, type CacheEvent, type CacheEventName, type CacheMetrics } from "./events.js";
 import { functionOfKey } from "./keys/call-key.js";
@@ -65,7 +65,7 @@ export class JSONCache {
 
   /** @throws {CacheOptionsError} when an option is invalid; the message names it and the value. */
   constructor(options?: JSONCacheOptions) {
-    const resolved = resolveOptions(options, new.target.name);
+    const resolved = resolveOptions(options, defaultDataId(new.target.name, classCode(new.target, JSONCache)));
     const log = new CacheLog(resolved.logging, resolved.logger, resolved.logLevel);
     const defaultFrom = options?.dataId === undefined ? new.target.name : undefined;
     noteDataIdUse({ dataId: resolved.dataId, directory: resolved.directory, defaultFrom, kind: "class", owner: new.target, log });

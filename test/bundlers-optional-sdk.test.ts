@@ -37,6 +37,8 @@ function appFolder(withSdk: boolean): string {
   mkdirSync(pkg, { recursive: true });
   cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
   cpSync(join(ROOT, "dist"), join(pkg, "dist"), { recursive: true });
+  // its dependency, installed beside it as npm would
+  cpSync(join(ROOT, "node_modules/unidecode"), join(dir, "node_modules/unidecode"), { recursive: true });
   if (withSdk) symlinkSync(join(ROOT, "node_modules/@aws-sdk"), join(dir, "node_modules/@aws-sdk"));
   return dir;
 }

@@ -239,7 +239,7 @@ describe("show: one cache in detail", () => {
     }
   });
 
-  it("judges each entry by its method's TTL, recorded in the file; --ttl only entries that record none", async () => {
+  it("judges each entry by its method's TTL, recorded in the file (999 days for entries that record none); --ttl judges all", async () => {
     const directory = tempDir();
     await methodsWithDifferentTtls(directory);
     const hourAgo = Date.now() - 3_600_000;
@@ -261,7 +261,10 @@ describe("show: one cache in detail", () => {
       { key: "tick(1,){}", status: "expired", ttl: "1s", expirySource: "recorded" },
     ]);
     const strict = await cliJson<Shown>(["show", "shop", "--dir", directory, "--ttl", "30m"]);
-    expect(strict.entries.map((e) => e.status)).toEqual(["expired", "live", "expired"]);
+    // An explicit --ttl judges every entry, whatever it records.
+    expect(strict.entries.map((e) => [e.status, e.expirySource])).toEqual([["expired", "--ttl"], ["expired", "--ttl"], ["expired", "--ttl"]]);
+    const generous = await cliJson<Shown>(["show", "shop", "--dir", directory, "--ttl", "2h"]);
+    expect(generous.entries.map((e) => e.status)).toEqual(["live", "live", "live"]);
     const human = await cli(["show", "shop", "--dir", directory]);
     expect(human.stdout).toMatch(/^tick\(1,\)\{\} +tick +\S+ +1h 0m +1s +\S+ +expired$/m);
     expect(human.stdout).toContain("judged by --ttl 999d");

@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeValue, encodeValue, UnencodableValueError } from "../src/codec.js";
+import { parseEncodedJson, stringifyEncoded } from "../src/encoded-json.js";
 
 /** The trip through the cache file. */
 function throughFile(value: unknown): unknown {
@@ -240,11 +241,15 @@ describe("plain JSON is stored as it is", () => {
   it("holds for any generated JSON value", () => {
     fc.assert(
       fc.property(jsonValue, (value) => {
+        const text = JSON.stringify(value);
         const encoded = encodeValue(value);
-        expect(encoded).toBe(value);
-        expect(JSON.stringify(encoded)).toBe(JSON.stringify(value));
-        const parsed = JSON.parse(JSON.stringify(value)) as unknown;
-        expect(decodeValue(parsed)).toBe(parsed);
+        // Numbers past 2^53 are the exception: written with ".0", so that bare digits mean a Python int.
+        if (!/\d{16}/.test(text)) {
+          expect(encoded).toBe(value);
+          expect(stringifyEncoded(encoded)).toBe(text);
+        }
+        expect(JSON.parse(stringifyEncoded(encoded))).toEqual(JSON.parse(text));
+        expect(decodeValue(parseEncodedJson(stringifyEncoded(encoded)))).toEqual(value);
       }),
       { numRuns: 300 },
     );

@@ -7,14 +7,31 @@ import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { resolveCacheFile } from "../src/store/file-claim.js";
-import { hashedFileName, pythonFileName, pythonFileNames } from "../src/store/file-names.js";
+import { hashedFileName, pythonFileName, pythonFileNames, slugify } from "../src/store/file-names.js";
 import { parseTimestamp, pythonLocalTimestamp } from "../src/time.js";
 import { tempDir } from "./helpers.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+const SLUG_TABLE = fileURLToPath(new URL("fixtures/python-3.11-slugs.json.gz", import.meta.url));
+
+/** Python's slug of "a" + character + "b" for each BMP code point, without the a and b (test/python/slug_table.py). */
+function slugTable(): Record<string, string> {
+  return (JSON.parse(gunzipSync(readFileSync(SLUG_TABLE)).toString("utf8")) as { slugs: Record<string, string> }).slugs;
+}
+
+function hasTextUnidecode(): boolean {
+  try {
+    execFileSync("python3", ["-c", "import text_unidecode"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The file a dataId uses in `directory`, claimed as a running cache would. */
 function fileOf(directory: string, dataId: string): string {
@@ -142,6 +159,25 @@ describe("Python's file name for a dataId: python-slugify's default pipeline (py
     expect(pythonFileName("€ prices")).toBe("eur-prices.json");
     expect(pythonFileNames("日本語キャッシュ")).toEqual(["ri-ben-yu-kiyatusiyu.json", "ri-ben-yu-kiyatsushiyu.json"]);
     expect(pythonFileNames("Straße")).toEqual(["strasse.json"]);
+  });
+
+  it("slugs every character of the BMP as Python does with text-unidecode (a checked-in table of its output)", () => {
+    const table = slugTable();
+    const differences: string[] = [];
+    for (let cp = 0x80; cp < 0x10000; cp++) {
+      if (cp >= 0xd800 && cp < 0xe000) continue;
+      const ours = slugify(`a${String.fromCodePoint(cp)}b`).slice(1, -1);
+      if (ours !== (table[String(cp)] ?? "")) differences.push(cp.toString(16));
+    }
+    // U+A7F1 is newer than Python 3.11's Unicode 14: Node's NFKD turns it into "S" before transliteration.
+    expect(differences).toEqual(["a7f1"]);
+  });
+
+  it.runIf(hasTextUnidecode())("the checked-in table is what this machine's Python and text-unidecode give", () => {
+    const live = JSON.parse(execFileSync("python3", [join(ROOT, "test/python/slug_table.py")], { encoding: "utf8", maxBuffer: 64 << 20 })) as { unicode: string; slugs: Record<string, string> };
+    const fixture = JSON.parse(gunzipSync(readFileSync(SLUG_TABLE)).toString("utf8")) as { unicode: string; slugs: Record<string, string> };
+    if (live.unicode !== fixture.unicode) return; // another Python's Unicode data: the table is for 3.11
+    expect(live.slugs).toEqual(fixture.slugs);
   });
 
   it("cuts ids of 180 code points or more to 140 plus '-' and the sha256 of the whole id", () => {

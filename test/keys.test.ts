@@ -5,10 +5,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { callKey, functionOfKey } from "../src/keys/call-key.js";
-import { pythonRepr } from "../src/keys/python-repr.js";
+import { callKey, functionOfKey, pythonOrderCallKey } from "../src/keys/call-key.js";
+import { isPythonNonPrintable, pythonRepr, pythonStringRepr } from "../src/keys/python-repr.js";
 import { Cached, JSONCache, UncacheableArgumentError } from "../src/index.js";
 import { runProgram, tempDir } from "./helpers.js";
 
@@ -456,3 +458,78 @@ function pythonKeys(name: string, calls: unknown[][]): string[] {
   const input = JSON.stringify({ name, calls: calls.map((args) => args.map(forPython)) });
   return JSON.parse(execFileSync("python3", ["-c", PYTHON_KEYS], { input, encoding: "utf8" })) as string[];
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Keys that do not depend on the Unicode data of the Node.js that builds them.
+
+const REPR_TABLE = new URL("fixtures/python-3.11-repr-escaped.json", import.meta.url);
+
+describe("strings are escaped as Python 3.11's repr() escapes them, whatever Node.js runs", () => {
+  const fixture = JSON.parse(readFileSync(REPR_TABLE, "utf8")) as { python: string; unicode: string; escaped: [number, number][] };
+
+  it("escapes exactly the code points Python 3.11 escapes, over every code point (a checked-in table of its output)", () => {
+    const escaped = new Uint8Array(0x110000);
+    for (const [first, last] of fixture.escaped) escaped.fill(1, first, last + 1);
+    const differences: number[] = [];
+    for (let cp = 0; cp < 0x110000; cp++) {
+      const char = String.fromCodePoint(cp);
+      const repr = pythonStringRepr(char);
+      // ' is printed raw inside double quotes; every other printable character inside single quotes.
+      const raw = repr === `'${char}'` || repr === `"${char}"`;
+      if (raw === (escaped[cp] === 1)) differences.push(cp);
+    }
+    expect(differences).toEqual([]);
+  });
+
+  it("prints an escaped code point in Python's form: \\xNN, \\uNNNN or \\UNNNNNNNN", () => {
+    expect(pythonStringRepr("\u0085")).toBe("'\\x85'");
+    expect(pythonStringRepr("\u200b")).toBe("'\\u200b'");
+    expect(pythonStringRepr("\ud83d")).toBe("'\\ud83d'");
+    // U+1FAE8 (SHAKING FACE) is newer than Unicode 14: Python 3.11 escapes it, whatever Node.js knows.
+    expect(pythonStringRepr("\u{1fae8}")).toBe("'\\U0001fae8'");
+    expect(isPythonNonPrintable(0x1fae8)).toBe(true);
+    expect(pythonStringRepr("😀")).toBe("'😀'");
+  });
+
+  it("the generated table in the source is the one this machine's Python 3.11 gives", () => {
+    const version = execFileSync("python3", ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { encoding: "utf8" }).trim();
+    if (version !== "3.11") return; // the table is Python 3.11's; other versions differ by design
+    const live = JSON.parse(execFileSync("python3", [fileURLToPath(new URL("python/repr_table.py", import.meta.url))], { encoding: "utf8" })) as typeof fixture;
+    expect(live.escaped).toEqual(fixture.escaped);
+    expect(execFileSync("python3", [fileURLToPath(new URL("../scripts/python-printable.py", import.meta.url))], { encoding: "utf8" })).toBe(
+      readFileSync(new URL("../src/keys/python-printable.ts", import.meta.url), "utf8"),
+    );
+  });
+});
+
+describe("a dict argument is also looked up in Python's key order", () => {
+  it("pythonOrderCallKey gives the insertion-order key only when it differs from the sorted one", () => {
+    expect(callKey("listing", [[1], { n: 2, k: "v" }])).toBe("listing([1], {'k': 'v', 'n': 2}){}");
+    expect(pythonOrderCallKey("listing", [[1], { n: 2, k: "v" }])).toBe("listing([1], {'n': 2, 'k': 'v'}){}");
+    expect(pythonOrderCallKey("listing", [[1], { k: "v", n: 2 }])).toBeUndefined();
+    expect(pythonOrderCallKey("f", [1, "a"])).toBeUndefined();
+    expect(pythonOrderCallKey("f", [{ outer: { z: 1, a: 2 } }])).toBe("f({'outer': {'z': 1, 'a': 2}},){}");
+  });
+});
+
+describe("big ints and deep nesting in arguments", () => {
+  it("a BigInt of 10^16 or more is keyed as Python prints the int; a smaller one keeps its n", () => {
+    expect(callKey("big", [2n ** 70n])).toBe("big(1180591620717411303424,){}");
+    expect(callKey("big", [-(10n ** 16n)])).toBe("big(-10000000000000000,){}");
+    expect(callKey("big", [5n])).toBe("big(5n,){}");
+    // and never collides with a number: numbers of 1e16 or more print as floats
+    expect(callKey("big", [1e16])).toBe("big(1e+16,){}");
+  });
+
+  it("an argument nested past 1,000 levels is an UncacheableArgumentError, not a RangeError", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    expect(() => callKey("deep", [deep])).toThrow(UncacheableArgumentError);
+    let object: unknown = 1;
+    for (let i = 0; i < 100_000; i++) object = { next: object };
+    expect(() => callKey("deep", [object])).toThrow(/nested more than 1000 levels/);
+    let fine: unknown = 1;
+    for (let i = 0; i < 900; i++) fine = [fine];
+    expect(callKey("deep", [fine])).toMatch(/^deep\(/);
+  });
+});

@@ -140,7 +140,8 @@ describe("a large cache appends to a journal instead of rewriting its file", () 
       }
     }
     expect(new Check().jsonCacheStats().totalEntries).toBe(cache.jsonCacheStats().totalEntries);
-    expect(log.messages).toEqual([]);
+    // (Check shares Squares' dataId on purpose, which is warned about; nothing else is.)
+    expect(log.messages.filter((m) => !m.message.includes("two unrelated classes"))).toEqual([]);
   });
 });
 

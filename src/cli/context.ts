@@ -21,6 +21,8 @@ export interface Context {
   dir: string;
   /** TTL for entries that record no expiry of their own (files of older versions, of the Python library). */
   ttlMs: number;
+  /** --ttl was given: it judges every entry, whatever expiry the entry records. */
+  ttlGiven?: boolean;
   now: number;
   /** The DynamoDB tier, with --dynamodb-table. */
   l2?: DynamoDBTier;

@@ -48,6 +48,7 @@ interface Lifetime {
 
 export function lifetime(ctx: Context, entry: Pick<StoredEntry, "time" | "meta">): Lifetime {
   const meta = entry.meta;
+  if (ctx.ttlGiven === true) return { expires: entry.time + ctx.ttlMs, keep: entry.time + ctx.ttlMs, source: "--ttl" };
   if (meta?.ttlMs !== undefined) return { expires: entry.time + meta.ttlMs, keep: entry.time + meta.ttlMs + (meta.staleMs ?? 0), source: "entry" };
   if (meta?.expiresMs !== undefined) return { expires: meta.expiresMs, keep: meta.expiresMs + (meta.staleMs ?? 0), source: "recorded" };
   return { expires: entry.time + ctx.ttlMs, keep: entry.time + ctx.ttlMs, source: "--ttl" };

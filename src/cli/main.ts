@@ -109,6 +109,7 @@ export async function main(argv: string[], io: Io = { out: (t) => void process.s
     const ctx: Context = {
       dir: typeof values.dir === "string" ? values.dir : "data/cache",
       ttlMs: parseTtl(typeof values.ttl === "string" ? values.ttl : undefined, invocation.command),
+      ttlGiven: typeof values.ttl === "string",
       now: Date.now(),
       warnings,
     };

@@ -24,7 +24,7 @@ export const L2_OPTIONS: OptionName[] = ["dynamodb-table", "dynamodb-endpoint", 
 export const OPTION_HELP: Record<OptionName, string> = {
   dir: "--dir <directory>          the cache directory (default: data/cache)",
   json: "--json                     JSON output, for scripts",
-  ttl: "--ttl <days>               TTL of entries that record no expiry (older files, the Python library's), in days or as \"6h\" (default: 999; inf for none)",
+  ttl: "--ttl <days>               judge every entry by this TTL, in days or as \"6h\" (inf for none); without it, each entry's recorded expiry, else 999 days",
   "dry-run": "--dry-run                  only list what would be removed",
   "dynamodb-table": "--dynamodb-table <name>    also the DynamoDB (L2) tier in this table",
   "dynamodb-endpoint": "--dynamodb-endpoint <url>  DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then the SDK's)",

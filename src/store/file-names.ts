@@ -64,8 +64,10 @@ export function slugify(text: string, prepare: (text: string) => string = (t) =>
 
 /**
  * text-unidecode's transliteration. Its tables are Text::Unidecode's, as are those of the `unidecode`
- * package, with two differences in behaviour: C1 control characters become nothing, and characters of
- * the blocks text-unidecode has no table for become `[?]` (here a space: either separates words).
+ * package, with three differences: C1 control characters become nothing, characters of the blocks
+ * text-unidecode has no table for become `[?]` (here a space: either separates words), and so do the
+ * few characters the package's tables know and text-unidecode's do not. Over every code point of the
+ * BMP the result matches text-unidecode's (checked against its output in the tests).
  */
 function transliterate(text: string): string {
   if (!/[^\x00-\x7f]/.test(text)) return text;
@@ -74,6 +76,7 @@ function transliterate(text: string): string {
     const code = char.codePointAt(0) as number;
     if (code < 0x80) out += char;
     else if (code < 0xa0) continue;
+    else if (NOT_IN_TEXT_UNIDECODE.test(char)) out += code < 0x2ec ? "" : " ";
     else {
       const ascii = unidecode(char);
       out += ascii === "" && inBlockWithoutTable(code) ? " " : ascii;
@@ -81,6 +84,12 @@ function transliterate(text: string): string {
   }
   return out;
 }
+
+/**
+ * Characters the `unidecode` package transliterates but text-unidecode does not: it drops the tone
+ * letters U+02E5–U+02EB and writes `[?]` for the rest.
+ */
+const NOT_IN_TEXT_UNIDECODE = /[\u02e5-\u02eb\u02ef\u02f3\u03f6-\u03f8\u03fc-\u03ff\u06ff\u0af1\u0af9\u13f5\u13f8-\u13fd\u1efa-\u1eff\u25f4-\u25f7\ua7f1\ufdfd]/;
 
 /** The 256-code-point blocks of the BMP for which text-unidecode has no table. */
 function inBlockWithoutTable(code: number): boolean {

@@ -68,7 +68,8 @@ export const prune: Command = {
     "Removes the entries that have expired, each by the expiry recorded with it (its method's TTL\n" +
     "when it was computed, or a TTL computed from its result); entries within a stale window (staleTtl)\n" +
     "are kept until it ends. Entries that record no expiry (older files, the Python library's) are\n" +
-    "judged by --ttl. --dry-run lists what would be removed. Safe while an application uses the caches\n" +
+    "judged by 999 days; --ttl judges every entry by the TTL given instead. --dry-run lists what would be\n" +
+    "removed. Safe while an application uses the caches\n" +
     "(see clear).",
   async run(ctx, { positionals, values }) {
     const data = await pruneCaches(ctx, positionals[0], values["dry-run"] === true);

@@ -65,7 +65,7 @@ export async function showCache(ctx: Context, id: string): Promise<ShowResult> {
   };
 }
 
-function render(result: ShowResult): string {
+function render(result: ShowResult, ttlGiven = false): string {
   const live = result.entries.filter((e) => e.status === "live").length;
   let out = renderFields([
     ["data id", result.dataId],
@@ -105,7 +105,9 @@ function render(result: ShowResult): string {
     ]),
   );
   if (result.entries.some((e) => e.expirySource === "--ttl")) {
-    out += `\n(--ttl) these entries record no expiry (written by an older version or by the Python library): judged by --ttl ${result.fallbackTtl}\n`;
+    out += ttlGiven
+      ? `\n(--ttl) judged by --ttl ${result.fallbackTtl}, whatever the entries record\n`
+      : `\n(--ttl) these entries record no expiry (written by an older version or by the Python library): judged by --ttl ${result.fallbackTtl}\n`;
   }
   return out;
 }
@@ -118,11 +120,12 @@ export const show: Command = {
     "Shows the attributes a cache persists, its entries per function, and for each entry its key,\n" +
     "function, computation time, age, expiry and status (live or expired). An entry expires as its\n" +
     "method's TTL said when it was computed (recorded in the file); entries that record no expiry\n" +
-    "(older files, the Python library's) are judged by --ttl. <dataId> is the object's dataId, or its\n" +
+    "(older files, the Python library's) by 999 days. --ttl judges every entry by the TTL given instead.\n" +
+    "<dataId> is the object's dataId, or its\n" +
     "file name without .json.\n" +
     "With --dynamodb-table, entries of DynamoDB are shown too, with where they are (l1, l2, l1+l2).",
   async run(ctx, { positionals }) {
     const data = await showCache(ctx, positionals[0] as string);
-    return { data, text: render(data) };
+    return { data, text: render(data, ctx.ttlGiven === true) };
   },
 };
