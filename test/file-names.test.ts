@@ -24,14 +24,19 @@ function slugTable(): Record<string, string> {
   return (JSON.parse(gunzipSync(readFileSync(SLUG_TABLE)).toString("utf8")) as { slugs: Record<string, string> }).slugs;
 }
 
-function hasTextUnidecode(): boolean {
-  try {
-    execFileSync("python3", ["-c", "import text_unidecode"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
+/** A Python 3 with text-unidecode: the first python3, or Debian's (where the package installs it). */
+function pythonWithTextUnidecode(): string | undefined {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      execFileSync(python, ["-c", "import text_unidecode"], { stdio: "ignore" });
+      return python;
+    } catch {
+      // not this one
+    }
   }
+  return undefined;
 }
+const PYTHON_SLUGS = pythonWithTextUnidecode();
 
 /** The file a dataId uses in `directory`, claimed as a running cache would. */
 function fileOf(directory: string, dataId: string): string {
@@ -173,8 +178,8 @@ describe("Python's file name for a dataId: python-slugify's default pipeline (py
     expect(differences).toEqual(["a7f1"]);
   });
 
-  it.runIf(hasTextUnidecode())("the checked-in table is what this machine's Python and text-unidecode give", () => {
-    const live = JSON.parse(execFileSync("python3", [join(ROOT, "test/python/slug_table.py")], { encoding: "utf8", maxBuffer: 64 << 20 })) as { unicode: string; slugs: Record<string, string> };
+  it.runIf(PYTHON_SLUGS !== undefined)("the checked-in table is what this machine's Python and text-unidecode give", () => {
+    const live = JSON.parse(execFileSync(PYTHON_SLUGS as string, [join(ROOT, "test/python/slug_table.py")], { encoding: "utf8", maxBuffer: 64 << 20 })) as { unicode: string; slugs: Record<string, string> };
     const fixture = JSON.parse(gunzipSync(readFileSync(SLUG_TABLE)).toString("utf8")) as { unicode: string; slugs: Record<string, string> };
     if (live.unicode !== fixture.unicode) return; // another Python's Unicode data: the table is for 3.11
     expect(live.slugs).toEqual(fixture.slugs);

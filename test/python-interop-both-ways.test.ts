@@ -273,3 +273,17 @@ describe("Python's values come back as Python wrote them, and go back the same w
     expect(text).toContain('"power(2,){}": {"$cacherator": "BigInt", "v": "9"}');
   });
 });
+
+describe("the README's interoperability example", () => {
+  it("runs against the Calculator file the Python library wrote, and hits both calls", async () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Python interoperability"), readme.indexOf("## Performance"));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const cwd = tempDir();
+    cpSync(join(GENERATED, "calculator.json"), join(cwd, "data/cache/calculator.json"), { recursive: true });
+    const result = await runProgram(block as string, { cwd });
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim().split("\n")).toEqual(["3 l1", "6 l1"]);
+  });
+});

@@ -138,13 +138,13 @@ describe("the documented settings of each toolchain build a program whose cached
     await expectCachedAcrossRestart("node", ["out/main.js"], dir);
   });
 
-  it.skip("esbuild --bundle --target=es2022, without the AWS SDK installed", async () => {
+  it("esbuild --bundle --target=es2022, without the AWS SDK installed", async () => {
     const dir = project("esbuild");
     await ok(bin("esbuild"), ["main.ts", "--bundle", "--platform=node", "--format=esm", "--target=es2022", "--outfile=out/main.mjs"], dir);
     await expectCachedAcrossRestart("node", ["out/main.mjs"], dir);
   });
 
-  it.skip("esbuild --minify: two classes on default dataIds never get each other's results", async () => {
+  it("esbuild --minify: two classes on default dataIds never get each other's results, and a warning says to pass dataId", async () => {
     const dir = project("esbuild-minify", false);
     await ok(
       bin("esbuild"),
@@ -154,7 +154,10 @@ describe("the documented settings of each toolchain build a program whose cached
     for (let i = 0; i < 2; i++) {
       const result = await ok("node", ["out/main.mjs"], dir);
       expect(report(result)).toEqual({ price: "price of apple", stock: "stock of apple" });
+      expect(result.stderr).toMatch(/looks minified[\s\S]*Production builds should pass a dataId/);
     }
+    // Two files: each class's default dataId carries a hash of its code.
+    expect(readdirSync(join(dir, "data/cache")).filter((f) => f.endsWith(".json"))).toHaveLength(2);
   });
 
   it("tsx, no configuration", async () => {
