@@ -36,6 +36,34 @@ function codeUnits(value: string): number[] {
   return units;
 }
 
+/** `items` with `convert` applied to each: the same array when nothing changed, else a copy made at the first change. */
+function mapItems(items: unknown[], convert: (item: unknown) => unknown): unknown[] {
+  let copy: unknown[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const item: unknown = items[i];
+    const converted = convert(item);
+    if (converted !== item && copy === undefined) copy = items.slice(0, i);
+    if (copy !== undefined) copy.push(converted);
+  }
+  return copy ?? items;
+}
+
+/** The fields of `record` with `convert` applied to each value: the same record when nothing changed. */
+function mapFields(record: Record<string, unknown>, keys: string[], convert: (item: unknown) => unknown): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const item = record[key];
+    const converted = convert(item);
+    if (converted !== item && copy === undefined) {
+      copy = {};
+      for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
+    }
+    if (copy !== undefined) put(copy, key, converted);
+  }
+  return copy ?? record;
+}
+
 function fromCodeUnits(units: number[]): string {
   let out = "";
   for (let i = 0; i < units.length; i += 8192) out += String.fromCharCode(...units.slice(i, i + 8192));
@@ -92,33 +120,14 @@ export function encodeValue(value: unknown, path: object[] = []): unknown {
 }
 
 function encodeObject(object: object, path: object[]): unknown {
-  if (Array.isArray(object)) {
-    let copy: unknown[] | undefined;
-    for (let i = 0; i < object.length; i++) {
-      const item: unknown = object[i];
-      const encoded = encodeValue(item, path);
-      if (encoded !== item && copy === undefined) copy = object.slice(0, i);
-      if (copy !== undefined) copy.push(encoded);
-    }
-    return copy ?? object;
-  }
+  const encode = (item: unknown) => encodeValue(item, path);
+  if (Array.isArray(object)) return mapItems(object, encode);
   const proto = Object.getPrototypeOf(object) as object | null;
   if (proto === Object.prototype || proto === null) {
     const record = object as Record<string, unknown>;
-    let copy: Record<string, unknown> | undefined;
     const keys = Object.keys(record);
-    if (!keys.every(plainString)) return tag("Record", keys.map((key) => [encodeValue(key, path), encodeValue(record[key], path)]));
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      const item = record[key];
-      const encoded = encodeValue(item, path);
-      if (encoded !== item && copy === undefined) {
-        copy = {};
-        for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
-      }
-      if (copy !== undefined) put(copy, key, encoded);
-    }
-    const result = copy ?? record;
+    if (!keys.every(plainString)) return tag("Record", keys.map((key) => [encode(key), encode(record[key])]));
+    const result = mapFields(record, keys, encode);
     return TAG in record ? tag("Object", result) : result;
   }
   if (object instanceof Date) {
@@ -145,32 +154,11 @@ function encodeObject(object: object, path: object[]): unknown {
 /** The inverse of `encodeValue`. Returns the same reference where nothing was tagged. */
 export function decodeValue(data: unknown): unknown {
   if (typeof data !== "object" || data === null) return typeof data === "string" && isPlaceholder(data) ? placeholderValue(data) : data;
-  if (Array.isArray(data)) {
-    let copy: unknown[] | undefined;
-    for (let i = 0; i < data.length; i++) {
-      const item: unknown = data[i];
-      const decoded = decodeValue(item);
-      if (decoded !== item && copy === undefined) copy = data.slice(0, i);
-      if (copy !== undefined) copy.push(decoded);
-    }
-    return copy ?? data;
-  }
+  if (Array.isArray(data)) return mapItems(data, decodeValue);
   const record = data as Record<string, unknown>;
   const type = record[TAG];
   if (typeof type === "string") return decodeTagged(type, record.v);
-  let copy: Record<string, unknown> | undefined;
-  const keys = Object.keys(record);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    const item = record[key];
-    const decoded = decodeValue(item);
-    if (decoded !== item && copy === undefined) {
-      copy = {};
-      for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
-    }
-    if (copy !== undefined) put(copy, key, decoded);
-  }
-  return copy ?? record;
+  return mapFields(record, Object.keys(record), decodeValue);
 }
 
 function decodeTagged(type: string, v: unknown): unknown {
@@ -216,30 +204,10 @@ function decodeTagged(type: string, v: unknown): unknown {
 export function foreignValue(data: unknown): unknown {
   if (typeof data === "string") return isPlaceholder(data) || plainString(data) ? data : tag("String", codeUnits(data));
   if (typeof data !== "object" || data === null) return data;
-  if (Array.isArray(data)) {
-    let copy: unknown[] | undefined;
-    for (let i = 0; i < data.length; i++) {
-      const item: unknown = data[i];
-      const converted = foreignValue(item);
-      if (converted !== item && copy === undefined) copy = data.slice(0, i);
-      if (copy !== undefined) copy.push(converted);
-    }
-    return copy ?? data;
-  }
+  if (Array.isArray(data)) return mapItems(data, foreignValue);
   const record = data as Record<string, unknown>;
   const keys = Object.keys(record);
   if (!keys.every(plainString)) return tag("Record", keys.map((key) => [plainString(key) ? key : tag("String", codeUnits(key)), foreignValue(record[key])]));
-  let copy: Record<string, unknown> | undefined;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    const item = record[key];
-    const converted = foreignValue(item);
-    if (converted !== item && copy === undefined) {
-      copy = {};
-      for (let j = 0; j < i; j++) put(copy, keys[j] as string, record[keys[j] as string]);
-    }
-    if (copy !== undefined) put(copy, key, converted);
-  }
-  const result = copy ?? record;
+  const result = mapFields(record, keys, foreignValue);
   return TAG in record ? tag("Object", result) : result;
 }

@@ -68,8 +68,8 @@ export function noteDataIdUse(use: DataIdUse): void {
     log.once(
       "warn",
       `mangled-data-id:${dataId}`,
-      `${shown} uses the dataId "${dataId}" by default (its name), which looks minified or is missing: production builds ` +
-        `rename ${kind === "class" ? "classes" : "functions"}, so unrelated code may share one cache, and a rename loses it. ` +
+      `${shown} uses the dataId "${dataId}" by default: its name looks minified or is missing, so the dataId carries a hash ` +
+        `of its code (unrelated code that a minifier gave one name never shares a cache), and every new build starts a new cache. ` +
         `Production builds should pass a dataId: ${fix}.`,
     );
   }
