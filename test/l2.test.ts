@@ -25,7 +25,9 @@ const SCRAPER = `
   class WebScraper extends JSONCache {
     declare visits: number;
     constructor() {
-      super({ dataId: "scraper", dynamodbTable: process.env.TABLE, dynamodbEndpoint: process.env.ENDPOINT });
+      // A generous timeout: these tests are about sharing, and a loaded machine can make DynamoDB Local's
+      // first answers (creating the table) slower than the default second.
+      super({ dataId: "scraper", dynamodbTable: process.env.TABLE, dynamodbEndpoint: process.env.ENDPOINT, dynamodbTimeout: 10_000 });
       this.visits ??= 0;
     }
     @Cached({ ttl: 7 }) async scrapeExpensiveData(url: string) { scrapes++; return { url, html: "<p>" + url + "</p>", at: new Date(0) }; }
