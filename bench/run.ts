@@ -12,6 +12,7 @@ import { JSONCache } from "../src/index.js";
 import { measureConcurrency } from "./concurrency.js";
 import { asyncContenders, BASELINE, BENTO, measureHits, OURS, syncContenders } from "./hits.js";
 import { measureL2 } from "./l2.js";
+import { measureLease } from "./lease.js";
 import { measureMisses, measureOpen } from "./persistence.js";
 import { formatCount, formatNs, formatRatio, sectionMarkdown, sectionText, type Section } from "./report.js";
 import { removeAllDirs } from "./temp.js";
@@ -30,6 +31,7 @@ const settings = quick
       openSizes: [10_000, 100_000],
       openSamples: 5,
       concurrencyRounds: 3,
+      leaseRounds: 2,
       l2: { hitSamples: 100, missSamples: 60, scaleSizes: [100, 2_000] as [number, number], scaleSamples: 60, warmupRounds: 30, clearCheckPeriodMs: 3_000, clearCheckIntervalMs: 200, restartedHits: 1_000 },
     }
   : {
@@ -42,6 +44,7 @@ const settings = quick
       openSizes: [10_000, 100_000],
       openSamples: 15,
       concurrencyRounds: 10,
+      leaseRounds: 10,
       l2: { hitSamples: 1_000, missSamples: 600, scaleSizes: [100, 10_000] as [number, number], scaleSamples: 600, warmupRounds: 200, clearCheckPeriodMs: 30_000, clearCheckIntervalMs: 200, restartedHits: 1_000 },
     };
 
@@ -120,6 +123,10 @@ async function main(): Promise<void> {
   const l2 = await measureL2(settings.l2, progress);
   emit(l2.section);
 
+  progress("one computation per fleet (lease)");
+  const lease = await measureLease(settings.leaseRounds, progress);
+  emit(lease.section);
+
   const oursSync = sync.ns.get(OURS) as number;
   const oursAsync = asyncHits.ns.get(OURS) as number;
   const pythonRows: string[][] = [["hit (sync method, small argument)", formatNs(oursSync), formatNs(PYTHON_HIT_NS), formatRatio(PYTHON_HIT_NS / oursSync)]];
@@ -161,6 +168,12 @@ async function main(): Promise<void> {
     goal: "1 execution",
     measured: `${concurrency.oursExecutions} execution${concurrency.oursExecutions === 1 ? "" : "s"}`,
     pass: concurrency.oursExecutions === 1,
+  });
+  targets.push({
+    name: "8 processes, one expiring key, lease",
+    goal: "1 execution per expiry",
+    measured: Number.isNaN(lease.localExecutions) ? "not measured" : `${lease.localExecutions.toFixed(2)} executions`,
+    pass: lease.localExecutions === 1,
   });
   const l2Goal = "≤ 1.3× raw GetItem";
   if (l2.hitRatio === undefined) targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: "not measured", pass: false, verdict: "n/a" });

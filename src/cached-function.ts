@@ -76,6 +76,7 @@ const OPTION_TARGETS: Record<keyof CachedFunctionOptions, "instance" | "method" 
   key: "method",
   version: "method",
   clearCache: "method",
+  lease: "method",
   name: "name",
 };
 

@@ -11,7 +11,7 @@
  * 5. store the result (encoded once, written later with the next coalesced write), status `"miss"`.
  */
 import { encodeValue, UnencodableValueError } from "./codec.js";
-import { CacheUsageError } from "./errors.js";
+import { CacheOptionsError, CacheUsageError } from "./errors.js";
 import { cacheInternals, type CacheInternals, type CacheStatus, type JSONCache } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
 import { pythonOrderCallKey } from "./keys/call-key.js";
@@ -20,6 +20,7 @@ import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } 
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
 import { durationToMs } from "./duration.js";
+import { runLeased } from "./lease.js";
 import { channels, globalMetrics, type CacheEvent } from "./events.js";
 
 type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Return;
@@ -96,10 +97,15 @@ function staticError(name: string): CacheUsageError {
   return new CacheUsageError(`@Cached() on static ${name}: static methods have no JSONCache instance to cache in; make it an instance method.`);
 }
 
+function leaseOnSyncError(name: string): CacheOptionsError {
+  return new CacheOptionsError(`@Cached on ${name}: option "lease" needs an async method (declared \`async\`): a synchronous method cannot wait for another process's result. Declare it async, or remove "lease".`);
+}
+
 function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string, config: ResolvedCachedOptions): Method<unknown, unknown[], unknown> {
   // An `async` method must return a Promise on a hit too, also for entries that do not say they came
   // from an async method (files written by the Python library).
   const asyncMethod = Object.prototype.toString.call(method) === "[object AsyncFunction]";
+  if (config.leaseMs !== undefined && config.leaseMs > 0 && !asyncMethod) throw leaseOnSyncError(name);
   const { version, staleMs } = config;
   // The stack and TTL whose pairing was last recorded; held weakly, so no cache is kept alive.
   let notedStack: WeakRef<object> | undefined;
@@ -271,7 +277,7 @@ function compute(call: Call): unknown {
       },
     );
   }
-  if (call.asyncMethod && call.internals.stack.hasRemote) return share(call, lookupThenRun(call));
+  if (call.asyncMethod && (call.internals.stack.hasRemote || leaseOf(call) > 0)) return share(call, lookupThenRun(call));
   let result: unknown;
   try {
     result = call.method.apply(call.self, call.args);
@@ -292,22 +298,45 @@ function compute(call: Call): unknown {
   return share(call, settle(call, Promise.resolve(result)));
 }
 
-/** DynamoDB first (bounded by its timeout), then the method. */
+/**
+ * DynamoDB first (bounded by its timeout), then the method; with `lease`, run once per fleet while the
+ * other processes and machines wait for its result (lease.ts).
+ */
 async function lookupThenRun(call: Call): Promise<Answer> {
   const { stack } = call.internals;
-  const entry = await stack.lookupRemote(call.key, call.ttlMs, call.config.version);
-  if (entry !== undefined) {
-    try {
-      const value = stack.valueOf(entry);
-      call.internals.metrics.hits.l2++;
-      globalMetrics.hits.l2++;
-      if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: call.internals.options.dataId, key: call.key, method: call.name, tier: "l2" } satisfies CacheEvent);
-      return { value, status: "l2" };
-    } catch {
-      // An entry that cannot be decoded is a miss.
-    }
+  const remote = sharedAnswer(call, await stack.lookupRemote(call.key, call.ttlMs, call.config.version), "l2");
+  if (remote !== undefined) return remote;
+  const run = () => settle(call, Promise.resolve().then(() => call.method.apply(call.self, call.args)));
+  const leaseMs = leaseOf(call);
+  if (leaseMs <= 0) return run();
+  const find = async (fromTable: boolean): Promise<Answer | undefined> => {
+    stack.lookAgain();
+    const local = stack.entry(call.key);
+    const fresh = local !== undefined && age(local, call.ttlMs, call.config.version) < 0 ? sharedAnswer(call, local, "l1") : undefined;
+    if (fresh !== undefined || !fromTable) return fresh;
+    return sharedAnswer(call, await stack.lookupRemote(call.key, call.ttlMs, call.config.version), "l2");
+  };
+  return runLeased({ stack, key: call.key, leaseMs, find, run });
+}
+
+/** The lease of an async call in ms (the method's, else the instance's); 0 for none. */
+function leaseOf(call: Call): number {
+  return call.asyncMethod ? (call.config.leaseMs ?? call.internals.options.leaseMs) : 0;
+}
+
+/** An answer from a shared tier (L2, or the file another process wrote), counted as a hit of it. */
+function sharedAnswer(call: Call, entry: StoredEntry | undefined, tier: "l1" | "l2"): Answer | undefined {
+  if (entry === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = call.internals.stack.valueOf(entry);
+  } catch {
+    return undefined; // an entry that cannot be decoded is a miss
   }
-  return settle(call, Promise.resolve().then(() => call.method.apply(call.self, call.args)));
+  call.internals.metrics.hits[tier]++;
+  globalMetrics.hits[tier]++;
+  if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: call.internals.options.dataId, key: call.key, method: call.name, tier } satisfies CacheEvent);
+  return { value, status: tier };
 }
 
 /** The answer of an async run: stored as a miss, or on failure the fail-safe stale value, or the error. */

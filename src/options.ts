@@ -8,6 +8,9 @@ import { isLogLevel, loggerProblem, LOG_LEVELS, type CacheLogger, type LogLevel 
 import type { DynamoDBClient } from "./store/dynamodb/client-type.js";
 import { isValidTableName } from "./store/dynamodb/table-name.js";
 
+/** `lease: true`: how long a holder may compute before the others stop waiting for it. */
+export const DEFAULT_LEASE_MS = 30_000;
+
 const DEFAULT_DIRECTORY = "data/cache";
 let defaultDirectory = DEFAULT_DIRECTORY;
 
@@ -107,6 +110,11 @@ export interface JSONCacheOptions {
    * only while calls are made. Default `10000`.
    */
   dynamodbClearCheck?: number;
+  /**
+   * The default `lease` of this instance's async cached methods (see `@Cached({ lease })`); methods that
+   * are not `async` ignore it. Default: off.
+   */
+  lease?: boolean | Duration;
 }
 
 /**
@@ -149,6 +157,16 @@ export interface CachedOptions<Result = unknown, Args extends unknown[] = unknow
    * the method; later calls are served from the cache as usual. Default `false`.
    */
   clearCache?: boolean;
+  /**
+   * One computation per fleet, for an `async` method: on a miss, one process (of those sharing the cache
+   * file, and of the machines sharing the DynamoDB table) runs the method while the others wait for its
+   * result and read it from the shared tier. `true` = a 30 s lease; or how long a holder may take before
+   * others stop waiting and run the method themselves (`"2m"`; numbers are days, as for `ttl`). A
+   * holder whose method fails releases the lease and each waiter then runs the method itself; a holder
+   * that dies is taken over. `false` turns off an instance-wide `lease`. A sync method cannot wait:
+   * `lease` on one is a `CacheOptionsError`. Default: the instance's `lease`, else off.
+   */
+  lease?: boolean | Duration;
 }
 
 export interface ResolvedOptions {
@@ -172,13 +190,15 @@ export interface ResolvedOptions {
   dynamodbClient: unknown;
   dynamodbTimeout: number | undefined;
   dynamodbClearCheck: number | undefined;
+  /** Lease of async methods in ms; 0 for none. */
+  leaseMs: number;
 }
 
 const CACHE_OPTION_NAMES = [
   "dataId", "directory", "clearCache", "ttl", "logging", "logLevel", "logger", "exclude", "writeDelay", "maxEntries", "refreshInterval", "fileMode", "directoryMode", "dynamodbTable", "saveOnDel",
-  "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout", "dynamodbClearCheck",
+  "dynamodbEndpoint", "dynamodbRegion", "dynamodbClient", "dynamodbTimeout", "dynamodbClearCheck", "lease",
 ] as const satisfies readonly (keyof JSONCacheOptions)[];
-const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "key", "version", "clearCache"] as const satisfies readonly (keyof CachedOptions)[];
+const CACHED_OPTION_NAMES = ["ttl", "staleTtl", "shouldCache", "key", "version", "clearCache", "lease"] as const satisfies readonly (keyof CachedOptions)[];
 
 
 export function resolveOptions(options: unknown, className: string): ResolvedOptions {
@@ -249,6 +269,7 @@ export function resolveOptions(options: unknown, className: string): ResolvedOpt
     dynamodbClient: o.dynamodbClient,
     dynamodbTimeout: o.dynamodbTimeout,
     dynamodbClearCheck: o.dynamodbClearCheck,
+    leaseMs: o.lease === undefined ? 0 : leaseToMs(o.lease, where),
   };
 }
 
@@ -260,6 +281,8 @@ export interface ResolvedCachedOptions {
   key: ((...args: unknown[]) => unknown) | undefined;
   version: string | undefined;
   clearCache: boolean;
+  /** The method's lease in ms (0: explicitly none); `undefined`: the instance's. */
+  leaseMs: number | undefined;
 }
 
 export function resolveCachedOptions(options: unknown, method: string): ResolvedCachedOptions {
@@ -280,7 +303,18 @@ export function resolveCachedOptions(options: unknown, method: string): Resolved
     key: o.key as ResolvedCachedOptions["key"],
     version: o.version === undefined ? undefined : String(o.version),
     clearCache: o.clearCache ?? false,
+    leaseMs: o.lease === undefined ? undefined : leaseToMs(o.lease, where),
   };
+}
+
+/** `lease`: `true` (the default duration), `false` (none), or a duration above 0, in ms. */
+function leaseToMs(lease: unknown, where: string): number {
+  if (typeof lease === "boolean") return lease ? DEFAULT_LEASE_MS : 0;
+  const ms = durationToMs(lease);
+  if (typeof ms === "string" || !(ms > 0 && Number.isFinite(ms))) {
+    fail(where, "lease", lease, `true, false, or how long a holder may compute before others stop waiting: a duration such as "30s" or "2m" (numbers are days)`);
+  }
+  return ms;
 }
 
 /** A TTL (days or duration string) in ms; a bad one fails naming the option and the value. */

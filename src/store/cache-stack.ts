@@ -8,12 +8,15 @@
  */
 import { functionOfKey } from "../keys/call-key.js";
 import type { CacheLog } from "../logger.js";
+import type { DynamoDBTier } from "./dynamodb/index.js";
 import type { L2Sync } from "./l2-sync.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
 
 export class CacheStack {
   /** Answers of async misses under way, so concurrent identical calls share one execution. */
   readonly inflight = new Map<string, Promise<unknown>>();
+  /** L2 writes of results under way, for `publish`. */
+  readonly #sending = new Map<string, Promise<boolean>>();
   /** Functions whose entries from earlier runs were already dropped by `@Cached({ clearCache: true })`. */
   readonly #clearedFunctions = new Set<string>();
   readonly #local: LocalFileStore;
@@ -106,7 +109,29 @@ export class CacheStack {
   remember(key: string, computed: StoredEntry, ttlMs: number): void {
     const entry = withExpiry(computed, ttlMs, this.#local.ttlFor(functionOfKey(key)));
     this.#local.set(key, entry);
-    if (entry.persistent) this.#remote?.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMs, entry.meta);
+    if (!entry.persistent || this.#remote === undefined) return;
+    const sent = this.#remote.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMs, entry.meta);
+    this.#sending.set(key, sent);
+    void sent.then(() => {
+      if (this.#sending.get(key) === sent) this.#sending.delete(key);
+    });
+  }
+
+  // --- Leases (one computation per fleet, ../lease.ts) ----------------------------------------------
+
+  /** Where the leases of this cache live: beside its file, and with a table, in it. */
+  leaseSites(): { cachePath: string; fileMode: number; directoryMode: number; remote: { tier: DynamoDBTier; dataId: string } | undefined } {
+    const remote = this.#remote === undefined ? undefined : { tier: this.#remote.tier, dataId: this.#remote.dataId };
+    return { cachePath: this.#local.path, fileMode: this.#local.fileMode, directoryMode: this.#local.directoryMode, remote };
+  }
+
+  /**
+   * A lease holder's result reaches the shared tiers before its lease is released: the file is written
+   * now, and the L2 write of `key` (if one is under way) is awaited. Never rejects; each tier's wait is
+   * bounded (a failed write is retried later as usual).
+   */
+  async publish(key: string): Promise<void> {
+    await Promise.all([this.#local.flush(), this.#sending.get(key)]);
   }
 
   /** Records the TTL an instance uses for a function (compaction prunes by the longest). */

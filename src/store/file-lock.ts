@@ -81,20 +81,30 @@ export class HeldLock {
 }
 
 /**
+ * What a lock of another kind (a lease, ../lease-file.ts) adds: fields written beside the owner, and
+ * its own judgement of a current holder's lock (e.g. one that has also expired).
+ */
+export interface LockKind {
+  fields?: Record<string, unknown>;
+  isStale?: (text: string, mtimeMs: number) => boolean;
+}
+
+/**
  * One attempt, taking over a dead holder's lock: the lock, or `undefined` when a live process holds it.
  * @throws {LockUnusableError} when the lock can be neither created nor judged.
  */
-export function tryLock(lockPath: string, mode = 0o600): HeldLock | undefined {
+export function tryLock(lockPath: string, mode = 0o600, kind: LockKind = {}): HeldLock | undefined {
   let tookOver = false;
+  const stale = kind.isStale ?? isStale;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const held = tryCreate(lockPath, mode);
+    const held = tryCreate(lockPath, mode, kind.fields);
     if (held !== undefined) {
       held.tookOver = tookOver;
       return held;
     }
     const current = readLock(lockPath);
     if (current === undefined) continue; // released meanwhile: try again at once
-    if (!isStale(current.text, current.mtimeMs)) return undefined;
+    if (!stale(current.text, current.mtimeMs)) return undefined;
     takeOver(lockPath, current.text);
     tookOver = true;
   }
@@ -123,10 +133,10 @@ export function lockSync(lockPath: string, waitMs: number, mode = 0o600): HeldLo
 }
 
 /** Creates the lock whole, by linking a private file to its path; `undefined` if it exists. */
-function tryCreate(lockPath: string, mode: number): HeldLock | undefined {
+function tryCreate(lockPath: string, mode: number, fields?: Record<string, unknown>): HeldLock | undefined {
   const nonce = randomBytes(8).toString("hex");
   const owner: LockOwner = { pid: process.pid, host: HOST, start: processStart(process.pid) ?? "", nonce };
-  const content = JSON.stringify(owner);
+  const content = JSON.stringify({ ...owner, ...fields });
   const staging = join(dirname(lockPath), privateName(basename(lockPath), "new"));
   try {
     fs.writeFileSync(staging, content, { flag: "wx", mode });

@@ -123,16 +123,19 @@ export class L2Sync {
     return entry;
   }
 
-  /** Sends a computed (or L1-only) entry to L2, off the call path; kept and retried until written. */
-  write(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta?: EntryMeta): void {
+  /**
+   * Sends a computed (or L1-only) entry to L2, off the call path; kept and retried until written. The
+   * promise (never rejected) tells whether the first attempt wrote it; a lease holder waits for it.
+   */
+  write(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta?: EntryMeta): Promise<boolean> {
     this.#clearCheck.onUse();
-    this.#send(key, raw, time, async, ttlMs, meta);
+    return this.#send(key, raw, time, async, ttlMs, meta);
   }
 
-  #send(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta: EntryMeta | undefined): void {
+  #send(key: string, raw: unknown, time: number, async: boolean, ttlMs: number, meta: EntryMeta | undefined): Promise<boolean> {
     this.#remote.add(key);
     const text = stringifyEncoded(hasOwnRules(meta) ? wrap(raw, meta) : raw);
-    void this.#submit(`f#${key}`, { kind: "entry", dataId: this.dataId, entry: { key, text, time, async }, ttlMs });
+    return this.#submit(`f#${key}`, { kind: "entry", dataId: this.dataId, entry: { key, text, time, async }, ttlMs });
   }
 
   /** An L1 hit: an entry from the file that L2 is not known to hold is checked (in a batch), and sent if L2 lacks it. */
@@ -176,7 +179,7 @@ export class L2Sync {
     for (const [key, { entry, ttlMs }] of batch) {
       const remoteTime = outcome.value.get(key);
       if (remoteTime !== undefined && remoteTime >= entry.time) this.#remote.add(key);
-      else if (!this.#clearTimes.isVoid(key, entry.time)) this.#send(key, entry.raw, entry.time, entry.async, ttlMs, entry.meta);
+      else if (!this.#clearTimes.isVoid(key, entry.time)) void this.#send(key, entry.raw, entry.time, entry.async, ttlMs, entry.meta);
     }
   }
 

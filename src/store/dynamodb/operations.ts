@@ -254,6 +254,14 @@ export class DynamoDBTier {
     });
   }
 
+  /**
+   * One request defined elsewhere (the leases of dynamodb/lease.ts) through this tier's connection: the
+   * same breaker, timeout, table check and outcomes as the tier's own operations.
+   */
+  request<T>(operation: string, body: (ctx: WriteContext) => Promise<T>): Promise<L2Outcome<T>> {
+    return this.#run(operation, (clients) => body(this.#context(clients)));
+  }
+
   /** Releases this tier; the client is destroyed when no tier uses it (a client passed in is left alone). */
   close(): void {
     if (this.#closed) return;
