@@ -128,10 +128,18 @@ export class DiskReader {
   /** Merges one file's text; returns whether this library wrote it (its marker). Throws if unusable. */
   #applyFile(text: string, source: string, onDisk: Set<string>): boolean {
     const table = this.table;
+    let future = 0;
     const parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
+      if (fromTheFuture(time)) {
+        future++;
+        return;
+      }
       onDisk.add(key);
       table.adopt(key, raw, time, async, meta);
     });
+    if (future > 0) {
+      this.log.once("warn", `future:${source}`, `${future} entr${future === 1 ? "y" : "ies"} of ${source} claim a computation time more than a day ahead of this clock and were dropped (they would never expire, and would win every merge).`);
+    }
     table.adoptClears(parsed.clears);
     table.adoptVariables(variablesOf(parsed.variables, this.log, source), parsed.variablesTime);
     if (parsed.skipped > 0) {
@@ -165,6 +173,7 @@ export class DiskReader {
     if (op === undefined) return;
     const table = this.table;
     if (op.kind === "set") {
+      if (fromTheFuture(op.time)) return;
       onDisk?.add(op.key);
       table.adopt(op.key, op.raw, op.time, op.async, op.meta);
     } else if (op.kind === "del") {
@@ -263,6 +272,15 @@ export class DiskReader {
     }
     this.#replaced = undefined;
   }
+}
+
+const DAY_MS = 86_400_000;
+/** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
+let futureLimit = 0;
+
+/** A computation time more than a day ahead of this clock: a broken or hostile file, never adopted. */
+function fromTheFuture(time: number): boolean {
+  return time > futureLimit && time > (futureLimit = Date.now() + DAY_MS);
 }
 
 export class FileChangedError extends Error {
