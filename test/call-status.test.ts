@@ -2,9 +2,12 @@
  * Each caller gets the status of its own cached calls with `withCacheStatus()`, however the calls of
  * one instance overlap; `lastCacheStatus` stays one slot per instance (the call that answered last).
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Cacheable, Cached, cacheOf, JSONCache, withCacheStatus, type CachedCallStatus } from "../src/index.js";
 import { tempDir } from "./helpers.js";
+
+// Results are written before the test's directory is removed.
+afterEach(() => JSONCache.flushAll());
 
 function makeService(directory: string) {
   const runs: number[] = [];
