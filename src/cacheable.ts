@@ -113,7 +113,7 @@ function companion(receiver: object, name: string): JSONCache {
 function createCompanion(receiver: object, name: string): JSONCache {
   const owner = classOf(receiver);
   // Another copy of the library marks its JSONCache instances: a companion would hide that mix-up.
-  if (owner === undefined || (receiver as Record<symbol, unknown>)[Symbol.for("cacherator.copy")] !== undefined) throw notAnInstanceError(receiver, name);
+  if (owner === undefined || owner === Object || (receiver as Record<symbol, unknown>)[Symbol.for("cacherator.copy")] !== undefined) throw notAnInstanceError(receiver, name);
   let options: CacheableOptions = {};
   for (let current: unknown = owner; typeof current === "function"; current = Object.getPrototypeOf(current)) {
     const given = optionsByClass.get(current);
@@ -194,6 +194,10 @@ export interface InstanceCache {
 export function cacheOf(instance: object): InstanceCache {
   if (typeof instance !== "object" || instance === null) {
     throw new CacheUsageError(`cacheOf(instance): instance must be the object whose methods are cached (e.g. cacheOf(this) or cacheOf(service)); got ${instance === null ? "null" : typeof instance}.`);
+  }
+  const owner = classOf(instance);
+  if (!(instance instanceof JSONCache) && (owner === undefined || owner === Object)) {
+    throw new CacheUsageError(`cacheOf(instance): a plain object (or one without a class) has no cached methods; pass an instance of a class with @Cached methods.`);
   }
   const cache = instance instanceof JSONCache ? instance : companion(instance, "cacheOf");
   return {

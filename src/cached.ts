@@ -99,7 +99,7 @@ function isStandardContext(context: unknown): context is ClassMethodDecoratorCon
 }
 
 function staticError(name: string): CacheUsageError {
-  return new CacheUsageError(`@Cached() on static ${name}: static methods have no JSONCache instance to cache in; make it an instance method.`);
+  return new CacheUsageError(`@Cached() on static ${name}: static methods have no instance to cache in; make it an instance method.`);
 }
 
 function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string, config: ResolvedCachedOptions): Method<unknown, unknown[], unknown> {

@@ -65,5 +65,5 @@ export function notAnInstanceError(receiver: unknown, name: string): CacheUsageE
         `as happens to a method passed on as a callback. Call it on the instance (service.${name}(…)), or pass a bound method (service.${name}.bind(service)).`,
     );
   }
-  return new CacheUsageError(`@Cached() on ${name}: the method was called on an object whose class cannot be told (no constructor on its prototype). Call it on an instance of the class that declares it.`);
+  return new CacheUsageError(`@Cached() on ${name}: the object is a plain object, or its class cannot be told (no constructor on its prototype): it has no cached methods. Call it on an instance of the class that declares the method.`);
 }

@@ -218,6 +218,7 @@ describe("bad input gets an error that says what to do", () => {
   it("cacheOf and withCacheStatus refuse what is not an instance or a function", () => {
     expect(() => cacheOf(null as unknown as object)).toThrow(/cacheOf\(instance\): instance must be the object/);
     expect(() => cacheOf("service" as unknown as object)).toThrow(CacheUsageError);
+    expect(() => cacheOf({ load() {} })).toThrow(/plain object.*no cached methods/);
     expect(() => withCacheStatus(42 as unknown as () => number)).toThrow(/withCacheStatus\(fn\): fn must be a function/);
   });
 
