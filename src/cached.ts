@@ -1,5 +1,6 @@
 /**
- * `@Cached`: memoizes a method of a JSONCache subclass in its store. One decorator for both dialects:
+ * `@Cached`: memoizes a method in its instance's store: a JSONCache subclass's own, or for any other
+ * class a companion cache (cacheable.ts). One decorator for both dialects:
  * TC39 standard decorators (TypeScript 5+, esbuild) and `experimentalDecorators` (NestJS-style).
  *
  * The path of a call:
@@ -12,10 +13,12 @@
  */
 import { encodeValue, UnencodableValueError } from "./codec.js";
 import { CacheOptionsError, CacheUsageError } from "./errors.js";
-import { cacheInternals, type CacheInternals, type CacheStatus, type JSONCache } from "./json-cache.js";
+import { cacheInternals, type CacheInternals, type CacheStatus } from "./json-cache.js";
 import { registerMethodTtl } from "./method-ttls.js";
 import { pythonOrderCallKey } from "./keys/call-key.js";
-import { keyOf, notAnInstanceError } from "./call-guards.js";
+import { keyOf } from "./call-guards.js";
+import { companionInternals } from "./cacheable.js";
+import { ranAndFailed, record, recordHit } from "./call-status.js";
 import { resolveCachedOptions, type CachedOptions, type ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
@@ -24,6 +27,8 @@ import { runLeased } from "./lease.js";
 import { channels, globalMetrics, type CacheEvent } from "./events.js";
 
 type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) => Return;
+/** An instance of any class; a class itself (the `this` of a static method) has a `prototype`, refused. */
+type Instance = object & { readonly prototype?: never };
 
 /**
  * The decorator `Cached()` returns; its overloads type-check under both decorator dialects. `Result`
@@ -32,20 +37,21 @@ type Method<This, Args extends unknown[], Return> = (this: This, ...args: Args) 
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- unannotated callbacks accept any method, as before
 export interface CachedDecorator<Result = any, Args extends unknown[] = any[]> {
-  <This extends JSONCache, A extends Args, Return extends Result | PromiseLike<Result>>(
+  <This extends Instance, A extends Args, Return extends Result | PromiseLike<Result>>(
     method: Method<This, A, Return>,
     context: ClassMethodDecoratorContext<This, Method<This, A, Return>>,
   ): Method<This, A, Return>;
-  <This extends JSONCache, Return extends Result>(
+  <This extends Instance, Return extends Result>(
     getter: (this: This) => Return,
     context: ClassGetterDecoratorContext<This, Return>,
   ): (this: This) => Return;
-  <F extends (...args: Args) => Result | PromiseLike<Result>>(target: JSONCache, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<F>): TypedPropertyDescriptor<F>;
-  <T extends Result>(target: JSONCache, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
+  <F extends (...args: Args) => Result | PromiseLike<Result>>(target: Instance, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<F>): TypedPropertyDescriptor<F>;
+  <T extends Result>(target: Instance, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
 }
 
 /**
- * Caches the results of a method (sync or async) or getter of a `JSONCache` subclass, persistently.
+ * Caches the results of a method (sync or async) or getter, persistently: in the instance's own cache
+ * for a `JSONCache` subclass, else in a companion cache per instance (options from `@Cacheable`).
  *
  * ```ts
  * @Cached({ ttl: 0.25 }) async fetchUser(id: number) { return api.get(id); }
@@ -94,7 +100,7 @@ function isStandardContext(context: unknown): context is ClassMethodDecoratorCon
 }
 
 function staticError(name: string): CacheUsageError {
-  return new CacheUsageError(`@Cached() on static ${name}: static methods have no JSONCache instance to cache in; make it an instance method.`);
+  return new CacheUsageError(`@Cached() on static ${name}: static methods have no instance to cache in; make it an instance method.`);
 }
 
 function leaseOnSyncError(name: string): CacheOptionsError {
@@ -111,8 +117,7 @@ function cachedMethod(method: Method<unknown, unknown[], unknown>, name: string,
   let notedStack: WeakRef<object> | undefined;
   let notedTtl = Number.NaN;
   return function cached(this: unknown, ...args: unknown[]): unknown {
-    const internals = cacheInternals(this);
-    if (internals === undefined) throw notAnInstanceError(this, name);
+    const internals = cacheInternals(this) ?? companionInternals(this, name);
     const key = keyOf(name, args, config);
     const { stack } = internals;
     if (config.clearCache) dropEarlierRuns(internals, name);
@@ -190,11 +195,7 @@ function serve(internals: CacheInternals, entry: StoredEntry, key: string, name:
   } catch {
     return UNDECODABLE;
   }
-  internals.statuses.set(key, "l1");
-  internals.last = "l1";
-  internals.metrics.hits.l1++;
-  globalMetrics.hits.l1++;
-  if (channels.hit.hasSubscribers) channels.hit.publish({ event: "hit", dataId: internals.options.dataId, key, method: name, tier: "l1" } satisfies CacheEvent);
+  recordHit(internals, key, name);
   internals.stack.served(key, entry, ttlMs);
   return entry.async || asyncMethod ? Promise.resolve(value) : value;
 }
@@ -375,14 +376,6 @@ function share(call: Call, answer: Promise<Answer>): Promise<unknown> {
 }
 
 /**
- * A call that ran the method, which threw or rejected: nothing is stored and the key's status is
- * unchanged (it has no answer), but the last status is `"miss"`: the call was not served from a cache.
- */
-function ranAndFailed(call: Call): void {
-  if (!call.background) call.internals.last = "miss";
-}
-
-/**
  * The method threw: counts the error, and with a stale window returns the last good value still
  * within it (the error is logged once); `undefined` when there is none, and the error goes to the caller.
  */
@@ -401,22 +394,6 @@ function failSafe(call: Call, error: unknown): { value: unknown } | undefined {
   } catch {
     return undefined;
   }
-}
-
-function record(call: Call, status: CacheStatus | "stale"): void {
-  const { internals } = call;
-  if (status === "stale") {
-    internals.metrics.stale++;
-    globalMetrics.stale++;
-    if (channels.stale.hasSubscribers) channels.stale.publish({ event: "stale", dataId: internals.options.dataId, key: call.key, method: call.name } satisfies CacheEvent);
-  } else if (status === "miss") {
-    internals.metrics.misses++;
-    globalMetrics.misses++;
-    if (channels.miss.hasSubscribers) channels.miss.publish({ event: "miss", dataId: internals.options.dataId, key: call.key, method: call.name } satisfies CacheEvent);
-  }
-  if (call.background) return;
-  internals.statuses.set(call.key, status);
-  internals.last = status;
 }
 
 /**

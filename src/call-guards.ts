@@ -2,8 +2,9 @@
  * The checks at the start of a cached call, with errors that say what to do:
  * - the call key, from the arguments or from the method's `key` option; an argument that cannot be
  *   part of a key names its position and points to `key`;
- * - the receiver: a JSONCache of this copy of the library. A JSONCache of another copy (the ES module
- *   and the CommonJS build both loaded, or two installed versions) is named as such.
+ * - the receiver: an object (a JSONCache of this copy, or of any class, cached in a companion). A
+ *   method called without its object, and a JSONCache of another copy (the ES module and the CommonJS
+ *   build both loaded, or two installed versions), are named as such.
  */
 import { CacheUsageError, UncacheableArgumentError } from "./errors.js";
 import { JSONCache } from "./json-cache.js";
@@ -47,7 +48,7 @@ export function keyOf(name: string, args: unknown[], config: Pick<ResolvedCached
   }
 }
 
-/** The error for a cached method called on something that is not a JSONCache of this copy. */
+/** The error for a cached method called without an object, or on a JSONCache of another copy. */
 export function notAnInstanceError(receiver: unknown, name: string): CacheUsageError {
   const other = typeof receiver === "object" && receiver !== null ? (receiver as Record<symbol, unknown>)[COPY] : undefined;
   if (typeof other === "string" && other !== import.meta.url) {
@@ -58,5 +59,11 @@ export function notAnInstanceError(receiver: unknown, name: string): CacheUsageE
         `\`npm ls cacherator\` for a second version.`,
     );
   }
-  return new CacheUsageError(`@Cached() on ${name}: the method was called on an object that is not a JSONCache instance. Extend JSONCache, and call the method on an instance.`);
+  if (typeof receiver !== "object" || receiver === null) {
+    return new CacheUsageError(
+      `@Cached() on ${name}: the method was called without its object (\`this\` is ${receiver === null ? "null" : typeof receiver}), ` +
+        `as happens to a method passed on as a callback. Call it on the instance (service.${name}(…)), or pass a bound method (service.${name}.bind(service)).`,
+    );
+  }
+  return new CacheUsageError(`@Cached() on ${name}: the object is a plain object, or its class cannot be told (no constructor on its prototype): it has no cached methods. Call it on an instance of the class that declares the method.`);
 }

@@ -22,7 +22,8 @@ export class CacheOptionsError extends CacheratorError {}
 export class UncacheableArgumentError extends CacheratorError {}
 
 /**
- * `@Cached` was used where it cannot work (a static method, a class that does not extend JSONCache,
- * or a JSONCache of another copy of the library: its ES module and CommonJS build both loaded).
+ * `@Cached` or `@Cacheable` was used where it cannot work (a static method, a method called without its
+ * object, `@Cacheable` on a JSONCache subclass, or a JSONCache of another copy of the library: its ES
+ * module and CommonJS build both loaded).
  */
 export class CacheUsageError extends CacheratorError {}

@@ -1,6 +1,8 @@
 export { JSONCache, type CacheStats, type CacheStatus } from "./json-cache.js";
 export { Cached, type CachedDecorator } from "./cached.js";
 export { cached, type CachedFunction, type CachedFunctionOptions } from "./cached-function.js";
+export { Cacheable, cacheOf, type CacheableDecorator, type CacheableOptions, type InstanceCache } from "./cacheable.js";
+export { withCacheStatus, type CachedCallStatus, type CacheStatusReport } from "./call-status.js";
 export type { JSONCacheOptions, CachedOptions } from "./options.js";
 export type { CacheLogger, LogLevel } from "./logger.js";
 export type { DynamoDBClient } from "./store/dynamodb/client-type.js";

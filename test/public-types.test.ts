@@ -5,7 +5,24 @@
  */
 import { DynamoDBClient as SdkDynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expectTypeOf, it } from "vitest";
-import { Cached, cached, JSONCache, type CacheLogger, type Duration, type JSONCacheOptions, type LogLevel } from "../src/index.js";
+import {
+  Cacheable,
+  Cached,
+  cached,
+  cacheOf,
+  JSONCache,
+  withCacheStatus,
+  type CachedCallStatus,
+  type CacheableOptions,
+  type CacheLogger,
+  type CacheStats,
+  type CacheStatus,
+  type CacheStatusReport,
+  type Duration,
+  type InstanceCache,
+  type JSONCacheOptions,
+  type LogLevel,
+} from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
 interface User {
@@ -88,5 +105,69 @@ describe("options", () => {
     const withConsole: JSONCacheOptions = { logger: console };
     expectTypeOf(nest).toMatchTypeOf<CacheLogger>();
     void [loud, withNest, withConsole];
+  });
+});
+
+describe("any class, and status per call", () => {
+  it("@Cached compiles on a class that does not extend JSONCache; static methods are still refused", () => {
+    @Cacheable({ dataId: "typed-plain", directory: tempDir(), ttl: "1h" })
+    class Plain {
+      constructor(private readonly factor: number) {}
+      @Cached() times(x: number) { return x * this.factor; }
+      @Cached({ shouldCache: (user: User | null) => user !== null }) find(id: number): User | null { return { id, name: "a" }; }
+    }
+    expectTypeOf(new Plain(2).times).returns.toEqualTypeOf<number>();
+    // Defined, never run: a static method is also refused at run time.
+    const define = () => class WithStatic {
+      // @ts-expect-error -- a static method has no instance to cache in
+      @Cached() static make() { return 1; }
+    };
+    void define;
+  });
+
+  it("@Cacheable takes JSONCache's options for results, not exclude, and decorates classes only", () => {
+    // @ts-expect-error -- attributes are JSONCache's: exclude is not an option of @Cacheable
+    const excluding: CacheableOptions = { exclude: ["token"] };
+    // @ts-expect-error -- "soon" is not a duration
+    const soon: CacheableOptions = { ttl: "soon" };
+    const table: CacheableOptions = { dataId: "rates", dynamodbTable: "cache", logLevel: "error" };
+    const define = () => {
+      class Methods {
+        // @ts-expect-error -- @Cacheable decorates a class, not a method
+        @Cacheable() run() { return 1; }
+      }
+      return Methods;
+    };
+    void [excluding, soon, table, define];
+  });
+
+  it("cacheOf takes an object and gives the cache's status and management", () => {
+    expectTypeOf(cacheOf).parameter(0).toEqualTypeOf<object>();
+    expectTypeOf(cacheOf).returns.toEqualTypeOf<InstanceCache>();
+    expectTypeOf<InstanceCache["lastCacheStatus"]>().toEqualTypeOf<CacheStatus | null>();
+    expectTypeOf<InstanceCache["cacheStatus"]>().toEqualTypeOf<Record<string, CacheStatus>>();
+    expectTypeOf<ReturnType<InstanceCache["clear"]>>().toEqualTypeOf<Promise<boolean>>();
+    expectTypeOf<ReturnType<InstanceCache["save"]>>().toEqualTypeOf<Promise<boolean>>();
+    const check = (cache: InstanceCache) => {
+      expectTypeOf(cache.stats()).toEqualTypeOf<CacheStats>();
+      expectTypeOf(cache.stats({ l2: true })).toEqualTypeOf<Promise<CacheStats & { l2: CacheStats | undefined }>>();
+      // @ts-expect-error -- a number is not an instance
+      cacheOf(42);
+    };
+    void check;
+  });
+
+  it("withCacheStatus: an async function gives a promise of its report, a sync one the report itself", () => {
+    const check = async (load: (id: number) => Promise<User>, name: (id: number) => string) => {
+      expectTypeOf(withCacheStatus(() => load(1))).toEqualTypeOf<Promise<CacheStatusReport<User>>>();
+      expectTypeOf(withCacheStatus(() => name(1))).toEqualTypeOf<CacheStatusReport<string>>();
+      const { result, calls } = await withCacheStatus(() => load(1));
+      expectTypeOf(result).toEqualTypeOf<User>();
+      expectTypeOf(calls).toEqualTypeOf<CachedCallStatus[]>();
+      expectTypeOf<CachedCallStatus>().toEqualTypeOf<{ dataId: string; method: string; key: string; status: CacheStatus; failed: boolean }>();
+      // @ts-expect-error -- a function is expected, not its result
+      withCacheStatus(load(1));
+    };
+    void check;
   });
 });

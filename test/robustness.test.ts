@@ -516,25 +516,26 @@ describe("mistakes in options and usage fail loudly", () => {
     expect((error as Error).message).toMatch(/lookup/);
   });
 
-  it("@Cached on a class that does not extend JSONCache is a CacheUsageError that says to extend JSONCache", () => {
-    class Plain {
-      // @ts-expect-error -- TypeScript refuses it too; a JavaScript caller is not stopped by types
+  it("a cached method called without its object (passed on as a callback) is a CacheUsageError that says to bind it", () => {
+    class Plain extends JSONCache {
       @Cached() compute() {
         return 1;
       }
     }
+    const { compute } = Plain.prototype;
     let error: unknown;
     try {
-      new Plain().compute();
+      compute.call(undefined as unknown as Plain);
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(CacheUsageError);
     expect((error as Error).message).toMatch(/compute/);
-    expect((error as Error).message).toMatch(/extend JSONCache/i);
+    expect((error as Error).message).toMatch(/without its object/);
+    expect((error as Error).message).toMatch(/\.bind\(/);
   });
 
-  it("with legacy decorators, static methods and classes outside JSONCache are CacheUsageErrors too", async () => {
+  it("with legacy decorators, static methods and detached methods are CacheUsageErrors too", async () => {
     const cwd = tempDir();
     const program = `
       import { JSONCache, Cached, CacheUsageError } from "cacherator";
@@ -545,7 +546,8 @@ describe("mistakes in options and usage fail loudly", () => {
         out.push("no error");
       } catch (e) { out.push([e instanceof CacheUsageError, (e as Error).message]); }
       class Plain { @Cached() compute() { return 1; } }
-      try { new Plain().compute(); out.push("no error"); } catch (e) { out.push([e instanceof CacheUsageError, (e as Error).message]); }
+      const detached = new Plain().compute;
+      try { detached(); out.push("no error"); } catch (e) { out.push([e instanceof CacheUsageError, (e as Error).message]); }
       console.log(JSON.stringify(out));
     `;
     const result = await runProgram(program, { cwd, dialect: "legacy" });
@@ -553,7 +555,7 @@ describe("mistakes in options and usage fail loudly", () => {
     expect(out?.[0]?.[0]).toBe(true);
     expect(out?.[0]?.[1]).toMatch(/static/);
     expect(out?.[1]?.[0]).toBe(true);
-    expect(out?.[1]?.[1]).toMatch(/extend JSONCache/i);
+    expect(out?.[1]?.[1]).toMatch(/without its object/);
   });
 
   it.each<[string, unknown]>([

@@ -179,4 +179,15 @@ describe("the documented settings of each toolchain build a program whose cached
     await expectCachedAcrossRestart("node", ["out/main.js"], dir);
     expect(readdirSync(join(dir, "cache"))).toEqual(["shop.json"]);
   });
+
+  it("NestJS: an injectable service that does not extend JSONCache, with an injected dependency (@Cacheable, cacheOf, withCacheStatus)", async () => {
+    const dir = project("nestjs-service", false);
+    await ok("node", [tsc(), "-p", "."], dir);
+    for (const [expected, calls] of [[FIRST_RUN, ["miss"]], [AFTER_RESTART, ["l1"]]] as const) {
+      const result = await ok("node", ["out/main.js"], dir);
+      expect(result.stderr).toBe("");
+      expect(report(result)).toEqual({ ...expected, calls });
+    }
+    expect(readdirSync(join(dir, "cache"))).toEqual(["shop-service.json"]);
+  });
 });

@@ -127,13 +127,14 @@ describe("two copies of the library", () => {
     expect(out.message).toMatch(/npm ls cacherator/);
   });
 
-  it("an object that is no JSONCache at all keeps the plain message", () => {
+  it("a call without an object keeps the plain message", () => {
     class Plain {
       build() { return 1; }
     }
     const descriptor = Object.getOwnPropertyDescriptor(Plain.prototype, "build")!;
     Object.defineProperty(Plain.prototype, "build", (Cached() as (...args: unknown[]) => PropertyDescriptor)(Plain.prototype, "build", descriptor));
-    expect(() => new Plain().build()).toThrow(CacheUsageError);
-    expect(() => new Plain().build()).toThrow(/not a JSONCache instance/);
+    const { build } = Plain.prototype;
+    expect(() => build.call(undefined)).toThrow(CacheUsageError);
+    expect(() => build.call(undefined)).toThrow(/without its object/);
   });
 });

@@ -3,7 +3,7 @@
  * (tsconfig.standard.json) and `experimentalDecorators` (tsconfig.legacy.json). `npm run typecheck`
  * compiles it with both.
  */
-import { JSONCache, Cached } from "../../src/index.js";
+import { Cacheable, Cached, cacheOf, JSONCache, withCacheStatus, type CacheStatus } from "../../src/index.js";
 
 export interface User {
   id: number;
@@ -50,10 +50,33 @@ export async function use(service: Service): Promise<string> {
   return `${user.name} ${summary} ${daily.length}`;
 }
 
-/** Misuse: @Cached on a class that does not extend JSONCache must fail to compile. */
-export class NotACache {
-  // @ts-expect-error -- @Cached only applies to methods of JSONCache subclasses
-  @Cached() compute(): number {
+/** A class that does not extend JSONCache: cached in a companion cache, options from @Cacheable. */
+@Cacheable({ dataId: "plain-service", ttl: "1h", logging: false })
+export class PlainService {
+  constructor(private readonly base: number) {}
+
+  @Cached()
+  add(x: number): number {
+    return this.base + x;
+  }
+
+  @Cached({ ttl: "5m" })
+  async load(id: number): Promise<User> {
+    return { id, name: `user-${id + this.base}` };
+  }
+
+  // @ts-expect-error -- a static method has no instance to cache in
+  @Cached() static create(): number {
     return 1;
   }
+}
+
+/** The management and per-call status helpers keep their types in both dialects. */
+export async function usePlain(service: PlainService): Promise<CacheStatus | null> {
+  const sum: number = service.add(1);
+  const { result, calls } = await withCacheStatus(() => service.load(sum));
+  const user: User = result;
+  const first: CacheStatus | undefined = calls[0]?.status;
+  void [user, first];
+  return cacheOf(service).lastCacheStatus;
 }
