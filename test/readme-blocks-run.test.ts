@@ -34,7 +34,6 @@ const FAKES: [name: string, code: string][] = [
 
 /** No network in the examples: `fetch` answers with the URL it was given. */
 const FETCH = `globalThis.fetch = (async (url: string) => new Response(JSON.stringify({ url }), { headers: { "content-type": "application/json" } })) as typeof fetch;`;
-const IMPORT = `import { Cached, JSONCache, cached, CACHE_IDENTITY } from "cacherator";`;
 
 interface Block {
   line: number;
@@ -78,10 +77,18 @@ function programOf(blocks: Block[], index: number): string {
     included.add(i);
   };
   include(index);
-  const parts = [...included].sort((a, b) => a - b).map((i) => (blocks[i] as Block).code.replaceAll(/^import .*$/gm, ""));
+  const codes = [...included].sort((a, b) => a - b).map((i) => (blocks[i] as Block).code);
+  // One import of the package for the whole module: what the prelude needs and what the blocks import.
+  const imported = new Set(["Cached", "JSONCache", "cached", "CACHE_IDENTITY"]);
+  for (const code of codes) {
+    for (const list of code.matchAll(/^import\s*\{([^}]*)\}\s*from\s*"cacherator";?$/gm)) {
+      for (const name of (list[1] as string).split(",")) if (name.trim() !== "") imported.add(name.trim());
+    }
+  }
+  const parts = codes.map((code) => code.replaceAll(/^import .*$/gm, ""));
   const own = new Set(parts.flatMap((code) => [...definedNames(code)]));
   const fakes = FAKES.filter(([name]) => !own.has(name)).map(([, code]) => code);
-  return [IMPORT, FETCH, ...fakes, ...parts, "export {};"].join("\n");
+  return [`import { ${[...imported].join(", ")} } from "cacherator";`, FETCH, ...fakes, ...parts, "export {};"].join("\n");
 }
 
 let project: string;
