@@ -173,7 +173,7 @@ describe("the documented settings of each toolchain build a program whose cached
     }
   });
 
-  it("NestJS: an injectable service that extends JSONCache (experimentalDecorators, emitDecoratorMetadata)", async () => {
+  it("NestJS: an injectable service that extends JSONCache and logs through Nest's Logger (experimentalDecorators, emitDecoratorMetadata)", async () => {
     const dir = project("nestjs", false);
     await ok("node", [tsc(), "-p", "."], dir);
     await expectCachedAcrossRestart("node", ["out/main.js"], dir);

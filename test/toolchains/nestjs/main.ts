@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { Injectable, Module } from "@nestjs/common";
+import { Injectable, Logger, Module } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import { Cached, JSONCache } from "cacherator";
 
@@ -8,7 +8,8 @@ let runs = 0;
 @Injectable()
 export class PriceService extends JSONCache {
   constructor() {
-    super({ dataId: "shop", directory: "cache" });
+    // Nest's own Logger is a logger the library takes (it has `log`, not `info`).
+    super({ dataId: "shop", directory: "cache", logger: new Logger(PriceService.name) });
   }
 
   @Cached({ ttl: "1h" })
