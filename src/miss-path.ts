@@ -49,16 +49,7 @@ export function compute(call: Call): unknown {
   const running = call.internals.stack.inflight.get(call.key) as Promise<Answer> | undefined;
   if (running !== undefined) {
     // The same call is under way (possibly from another instance of this dataId): share its answer.
-    return running.then(
-      (answer) => {
-        record(call, answer.status);
-        return answer.value;
-      },
-      (error: unknown) => {
-        ranAndFailed(call);
-        throw error;
-      },
-    );
+    return answerOf(call, running);
   }
   if (call.asyncMethod && (call.internals.stack.hasRemote || leaseOf(call) > 0)) return share(call, lookupThenRun(call));
   let result: unknown;
@@ -145,6 +136,11 @@ function share(call: Call, answer: Promise<Answer>): Promise<unknown> {
   };
   answer.then(done, done);
   inflight.set(call.key, answer);
+  return answerOf(call, answer);
+}
+
+/** The value of a shared answer, its status recorded for this call (a failure counts as a run that failed). */
+function answerOf(call: Call, answer: Promise<Answer>): Promise<unknown> {
   return answer.then(
     (result) => {
       record(call, result.status);
