@@ -16,7 +16,7 @@ import { createDynamoDBTier } from "./store/dynamodb/index.js";
 import { L2Sync } from "./store/l2-sync.js";
 import { exitSender } from "./store/dynamodb/exit.js";
 import type { CacheStack } from "./store/cache-stack.js";
-import { flushAll, openStack } from "./store/registry.js";
+import { compactAll, flushAll, openStack } from "./store/registry.js";
 
 /**
  * Where the answer of a cached call came from: the local file (`"l1"`), DynamoDB (`"l2"`), running the
@@ -251,9 +251,22 @@ export class JSONCache {
     useDynamoDBSdk({ clientDynamodb, libDynamodb });
   }
 
-  /** Writes every pending change of every cache in this process, for a graceful shutdown. */
+  /**
+   * Writes every pending change of every cache in this process (appended to each cache's journal), for
+   * a graceful shutdown. Resolves once they are on disk (not fsynced: see `jsonCacheSave()`).
+   */
   static flushAll(): Promise<void> {
     return flushAll();
+  }
+
+  /**
+   * Writes every pending change and folds every journal into its cache file, so each JSON file alone
+   * holds everything: what the Python library reads, or what you copy or commit. (Folds happen on their
+   * own shortly after writes to small caches, when a journal outgrows its file, and at exit as time
+   * allows.) Resolves whether every file is complete; `false` while another process is folding one.
+   */
+  static compactAll(): Promise<boolean> {
+    return compactAll();
   }
 }
 

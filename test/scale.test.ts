@@ -38,6 +38,10 @@ function journalLines(file: string): string[] {
   return existsSync(journal) ? readFileSync(journal, "utf8").split("\n").filter(Boolean) : [];
 }
 
+function journalBytes(file: string): number {
+  return existsSync(`${file}.journal`) ? statSync(`${file}.journal`).size : 0;
+}
+
 function squares(directory: string, dataId: string, options: { ttl?: number; maxEntries?: number } = {}) {
   const calls = { count: 0 };
   class Squares extends JSONCache {
@@ -122,13 +126,18 @@ describe("a large cache appends to a journal instead of rewriting its file", () 
     const directory = tempDir();
     const file = prefill(directory, "folding", 700); // about 75 KB
     const { cache } = squares(directory, "folding");
-    let compacted = false;
-    for (let i = 0; i < 2_000 && !compacted; i++) {
+    const fileBytes = statSync(file).size;
+    // Misses appended until the journal is larger than the file; no fold happens on the write's path.
+    for (let i = 0; i < 2_000 && journalBytes(file) <= fileBytes; i++) {
       cache.square(1_000_000 + i);
-      if (i % 50 === 49) {
-        await JSONCache.flushAll();
-        compacted = fileKeys(file).length > 700;
-      }
+      if (i % 50 === 49) await JSONCache.flushAll();
+    }
+    expect(journalBytes(file)).toBeGreaterThan(fileBytes);
+    // The fold follows in the background.
+    let compacted = false;
+    for (let wait = 0; wait < 100 && !compacted; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      compacted = fileKeys(file).length > 700;
     }
     expect(compacted).toBe(true);
     expect(journalLines(file).length).toBeLessThan(100);

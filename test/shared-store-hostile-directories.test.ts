@@ -114,7 +114,7 @@ describe("bounded resources", () => {
         calc.put("k", 10);
         instances.push(calc);
       }
-      await JSONCache.flushAll();
+      say({ compacted: await JSONCache.compactAll() });
       let missing = 0;
       for (let i = 0; i < 10_000; i++) {
         try {
@@ -124,11 +124,12 @@ describe("bounded resources", () => {
           missing++;
         }
       }
-      say({ instances: instances.length, missingAfterFlushAll: missing });
+      say({ instances: instances.length, missingAfterCompactAll: missing });
     `);
     const result = await startFile(program, { cwd, prefix: ["bash", "-c", 'ulimit -n 1024 && exec "$@"', "bash"], timeoutMs: 90_000 }).done;
     expect(result.signal, result.stderr.slice(0, 2_000)).toBeNull();
-    expect(result.lines.at(-1), result.stderr.slice(0, 2_000)).toEqual({ instances: 10_000, missingAfterFlushAll: 0 });
+    expect(result.lines.at(-1), result.stderr.slice(0, 2_000)).toEqual({ instances: 10_000, missingAfterCompactAll: 0 });
+    expect(result.lines[0]).toEqual({ compacted: true });
     let missingAfterExit = 0;
     for (let i = 0; i < 10_000; i++) {
       const file = join(cwd, `data/cache/item-${i}.json`);

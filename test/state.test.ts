@@ -427,7 +427,7 @@ describe("what is restored from an old file", () => {
     expect(warnings(logger)).toEqual([]);
   });
 
-  it("drops excluded attributes an old file holds from the file at the next write, without a save", async () => {
+  it("drops excluded attributes an old file holds from the file at the next fold, without a save", async () => {
     const directory = tempDir();
     writeOldFile(directory, "vault.json", { apiKey: "old-secret", owner: "ada" });
     class Vault extends JSONCache {
@@ -439,8 +439,8 @@ describe("what is restored from an old file", () => {
       }
     }
     const vault = new Vault();
-    vault.double(2); // a miss: the next write folds the file, without the excluded attribute
-    await JSONCache.flushAll();
+    vault.double(2); // a miss: its write is followed by a fold, without the excluded attribute
+    await JSONCache.compactAll();
     const path = join(directory, "vault.json");
     expect(readFileSync(path, "utf8")).not.toContain("old-secret");
     expect(readCacheFile(directory)._json_cache_variable_cache).toEqual({ owner: "ada" });

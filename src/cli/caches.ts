@@ -149,10 +149,13 @@ export function openById(ctx: Context, id: string): OpenCache | undefined {
   return opened;
 }
 
-/** Writes a store's changes under the lock (merging concurrent writers'), or fails with its warnings. */
+/** Writes a store's changes (merged with concurrent writers'), then folds them in; fails with its warnings. */
 export async function persist(ctx: Context, opened: OpenCache): Promise<void> {
   if (!(await opened.store.flush(true))) {
     const reason = ctx.warnings.at(-1) ?? "the write failed";
     throw new CliError(`cannot write ${opened.ref.path}: ${reason}`);
   }
+  // Fold the journal in, so the file alone reflects the change (the Python library reads only the
+  // file). A busy lock means another process is folding: the change is in the journal either way.
+  await opened.store.compact();
 }

@@ -180,7 +180,7 @@ export class CacheStack {
    */
   clear(fn?: string): { removed: string[]; done: Promise<boolean> } {
     const removed = this.#local.clear(fn);
-    const local = this.#local.flush();
+    const local = this.#local.save(false);
     const done = this.#remote === undefined ? local : Promise.all([local, this.#remote.remove(fn)]).then(([a, b]) => a && b);
     return { removed, done };
   }
@@ -191,7 +191,7 @@ export class CacheStack {
    */
   save(variables: Map<string, string>, attributesJson: string): Promise<boolean> {
     this.#local.setVariables(variables);
-    const local = this.#local.flush(true);
+    const local = this.#local.save();
     if (this.#remote === undefined) return local;
     void this.#remote.saveState(attributesJson);
     return Promise.all([local, this.#remote.settle()]).then(([written, remote]) => written && remote);

@@ -211,9 +211,9 @@ export class DiskReader {
   }
 
   /** This process wrote the whole file. */
-  folded(text: string): void {
+  folded(bytes: number): void {
     this.#known = fileIdentity(this.path);
-    this.fileBytes = Buffer.byteLength(text);
+    this.fileBytes = bytes;
     this.#fileIsOurs = true;
   }
 

@@ -29,8 +29,8 @@ export interface FoldContext {
   mode: () => number;
   /** The whole file's text from memory, once everything on disk was merged. */
   snapshot: () => string;
-  /** The fold replaced the file with `text`. */
-  folded: (text: string) => void;
+  /** The fold replaced the file with one of `bytes`. */
+  folded: (bytes: number) => void;
 }
 
 class LockLostError extends Error {
@@ -47,14 +47,17 @@ export class Folder {
 
   constructor(private readonly context: FoldContext) {}
 
-  /** Folds; false, having written nothing, when the lock or the file is busy (then the caller appends). */
-  async fold(durable: boolean): Promise<boolean> {
+  /**
+   * Folds, fsyncing the new file (a journal line made durable stays durable once folded in); false,
+   * having written nothing, when the lock or the file is busy (then the holder folds, or a later fold).
+   */
+  async fold(): Promise<boolean> {
     const held = this.#lock(() => tryLock(this.context.lockPath, this.context.mode()));
     if (held === undefined) return false;
     this.#held = held;
     try {
       return await this.#under(held, false, async (text) => {
-        await writeSnapshot(this.context.path, text, { durable, mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
+        await writeSnapshot(this.context.path, text, { durable: true, mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
       });
     } finally {
       this.#held = undefined;
@@ -100,7 +103,7 @@ export class Folder {
         this.context.reader.forgetFile(); // read it again; the changes go to the journal meanwhile
         return false;
       }
-      this.#done(text, sealed);
+      this.#done(Buffer.byteLength(text), sealed);
       folded = true;
       return true;
     } finally {
@@ -115,7 +118,7 @@ export class Folder {
       if (sealed === undefined) return false;
       const text = this.context.snapshot();
       writeSnapshotSync(this.context.path, text, { mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
-      this.#done(text, sealed);
+      this.#done(Buffer.byteLength(text), sealed);
       folded = true;
       return true;
     } catch (error) {
@@ -152,12 +155,12 @@ export class Folder {
     this.context.reader.beforeReplacing();
   }
 
-  #done(text: string, sealed: string[]): void {
+  #done(bytes: number, sealed: string[]): void {
     for (const path of sealed) removeQuietly(path);
     forgetLeftovers(this.context.journalPath);
     this.#ownSealed = [];
-    this.context.reader.folded(text);
-    this.context.folded(text);
+    this.context.reader.folded(bytes);
+    this.context.folded(bytes);
   }
 
   /**

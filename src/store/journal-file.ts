@@ -3,95 +3,199 @@
  *
  * Invariants:
  * - An append is one `write()` of whole lines to a descriptor opened with O_APPEND and O_NOFOLLOW
- *   (a symlink planted at the journal's path is refused, never followed). Appends of several processes
- *   never interleave within a line.
- * - A journal whose last line is torn (a crash or a full disk mid-append) gets a newline before the
- *   next lines, so the torn part stays one unreadable line and never swallows the next one.
- * - Compaction first renames the journal aside ("seals" it) and only then reads it: an append that
- *   lands in a sealed journal is seen by the appender (the path no longer names the inode it wrote to)
- *   and is written again to the new journal, so no append is lost to a fold.
+ *   (a symlink planted at the journal's path is refused, never followed) and kept open; appends of
+ *   several processes never interleave within a line. At most 256 such descriptors stay open.
+ * - Every append starts with a newline, so a line another process left torn (a crash or a full disk
+ *   mid-append) stays one unreadable line and never swallows the next one. Readers skip empty lines.
+ * - Compaction first renames the journal aside ("seals" it) and only then reads it: after each write
+ *   the appender checks (one `lstat`) that the path still names the file it wrote to, and writes its
+ *   lines again to the new journal if not, so no append is lost to a fold.
+ * - Durability by group commit: `sync()` calls made while an fdatasync runs share the next one.
  */
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { privateName } from "./private-names.js";
 
-const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
+const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
 /** Lines are read in chunks of this size, so a journal larger than a string can hold still opens. */
 const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
-/** Where an append went: the bytes written (a repairing newline included) and whether they are durable. */
+/** Where an append went: the bytes written (a repairing newline included) and where they start. */
 export interface AppendResult {
   bytes: number;
-  /** Offset in the journal at which the lines start; -1 when another process appended meanwhile. */
+  /** Offset in the journal at which the bytes start; -1 when another process appended meanwhile. */
   at: number;
+  /** The journal's size right after the append (others' appends included). */
+  size: number;
 }
+
+/** At most this many journal descriptors stay open in a process (the least recently used are closed). */
+const MAX_OPEN_JOURNALS = 256;
+
+interface OpenJournal {
+  fd: number;
+  ino: number;
+  dev: number;
+  /** fdatasyncs under way on this descriptor: it is not closed before they finish. */
+  syncing: number;
+  /** Closed (or to be closed once its syncs finish) because it left the pool. */
+  retired: boolean;
+}
+
+/** The open journal descriptors of this process, by path, least recently used first. */
+const openJournals = new Map<string, OpenJournal>();
 
 /**
- * Appends `lines` (whole lines) to the journal at `path`; with `durable`, fsyncs before resolving.
- * @throws the file-system error when the journal cannot be written (full disk, a symlink at its path…).
+ * Appends to one journal through a descriptor kept open (one `write()` and one `lstat` per append), and
+ * makes appends durable by group commit: a `sync()` asked for while another is under way is served by
+ * the next fdatasync, shared by every caller that asked meanwhile.
  */
-export async function appendToJournal(path: string, lines: string | Buffer, mode: number, durable: boolean): Promise<AppendResult> {
-  const { fd, result } = appendSyncKeepOpen(path, lines, mode);
-  try {
-    if (durable) await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return result;
-}
+export class JournalAppender {
+  #syncing: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
 
-/** The synchronous form (process exit, and appends that need no fsync). */
-export function appendToJournalSync(path: string, lines: string | Buffer, mode: number): AppendResult {
-  const { fd, result } = appendSyncKeepOpen(path, lines, mode);
-  fs.closeSync(fd);
-  return result;
-}
+  constructor(
+    readonly path: string,
+    private readonly mode: () => number,
+  ) {}
 
-function appendSyncKeepOpen(path: string, lines: string | Buffer, mode: number): { fd: number; result: AppendResult } {
-  const body = typeof lines === "string" ? Buffer.from(lines, "utf8") : lines;
-  for (let attempt = 0; ; attempt++) {
-    const fd = fs.openSync(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
-    try {
-      const before = fs.fstatSync(fd);
-      const repair = before.size > 0 && lastByte(fd, before.size) !== 0x0a;
-      const buffer = repair ? Buffer.concat([NEWLINE, body]) : body;
-      writeAll(fd, buffer);
-      const after = fs.fstatSync(fd);
-      // Sealed by a compaction while we wrote? Then write the lines again to the new journal.
-      if (attempt < 8 && !sameFile(after, path)) {
-        fs.closeSync(fd);
-        continue;
+  /**
+   * Appends `lines` (whole lines). Synchronous: one `write()` of a few hundred bytes costs less than
+   * the promise that would wait for it.
+   * @throws the file-system error when the journal cannot be written (full disk, a symlink at its path…).
+   */
+  append(lines: string | Buffer): AppendResult {
+    // A leading newline ends a line another process left torn (a crash or a full disk mid-append),
+    // so the torn part stays one unreadable line and never swallows ours. Readers skip empty lines.
+    const body = typeof lines === "string" ? Buffer.from(`\n${lines}`, "utf8") : Buffer.concat([NEWLINE, lines]);
+    for (let attempt = 0; ; attempt++) {
+      const journal = this.#open(true) as OpenJournal;
+      try {
+        writeAll(journal.fd, body);
+      } catch (error) {
+        this.#retire(journal);
+        throw error;
       }
-      // Where our lines start is known only if no other process appended between our stat and now.
-      const exact = after.size === before.size + buffer.length;
-      return { fd, result: { bytes: buffer.length, at: exact ? before.size + (repair ? 1 : 0) : -1 } };
+      // Sealed by a fold (or removed) while we wrote? Then write the lines again to the new journal.
+      const named = fs.lstatSync(this.path, { throwIfNoEntry: false });
+      if (named !== undefined && named.ino === journal.ino && named.dev === journal.dev) {
+        const at = named.size - body.length;
+        return { bytes: body.length, at, size: named.size };
+      }
+      this.#retire(journal);
+      if (attempt >= 8) return { bytes: body.length, at: -1, size: named?.size ?? 0 };
+    }
+  }
+
+  /** Makes every append so far durable: one fdatasync, shared with the callers that ask while one runs. */
+  sync(): Promise<void> {
+    if (this.#syncing === undefined) return this.#startSync();
+    this.#next ??= this.#syncing.then(noop, noop).then(() => {
+      this.#next = undefined;
+      return this.#startSync();
+    });
+    return this.#next;
+  }
+
+  /** Closes the descriptor (a store that is dropped; the next append opens it again). */
+  close(): void {
+    const journal = openJournals.get(this.path);
+    if (journal !== undefined) this.#retire(journal);
+  }
+
+  #startSync(): Promise<void> {
+    let journal: OpenJournal | undefined;
+    try {
+      journal = this.#open(false);
     } catch (error) {
-      fs.closeSync(fd);
+      return Promise.reject(error as Error);
+    }
+    if (journal === undefined) return Promise.resolve(); // no journal: nothing appended to sync
+    const held = journal;
+    held.syncing++;
+    const done = new Promise<void>((resolve, reject) => {
+      fs.fdatasync(held.fd, (error) => {
+        held.syncing--;
+        if (held.retired && held.syncing === 0) closeQuietly(held.fd);
+        if (error) reject(error);
+        else resolve();
+      });
+    });
+    this.#syncing = done;
+    const clear = () => {
+      if (this.#syncing === done) this.#syncing = undefined;
+    };
+    done.then(clear, clear);
+    return done;
+  }
+
+  /** The pooled descriptor of the journal, opened (and with `create`, created) when needed. */
+  #open(create: boolean): OpenJournal | undefined {
+    const pooled = openJournals.get(this.path);
+    if (pooled !== undefined) {
+      openJournals.delete(this.path); // re-inserted last: the most recently used
+      openJournals.set(this.path, pooled);
+      return pooled;
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(this.path, O_WRONLY | O_APPEND | O_NOFOLLOW | (create ? O_CREAT : 0), this.mode());
+    } catch (error) {
+      if (!create && (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
+    const stat = fs.fstatSync(fd);
+    const journal: OpenJournal = { fd, ino: stat.ino, dev: stat.dev, syncing: 0, retired: false };
+    openJournals.set(this.path, journal);
+    if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
+    return journal;
+  }
+
+  #retire(journal: OpenJournal): void {
+    if (openJournals.get(this.path) === journal) openJournals.delete(this.path);
+    retire(journal);
+  }
+}
+
+function retire(journal: OpenJournal): void {
+  if (journal.retired) return;
+  journal.retired = true;
+  if (journal.syncing === 0) closeQuietly(journal.fd);
+}
+
+function evictOldest(): void {
+  for (const [path, journal] of openJournals) {
+    if (openJournals.size <= MAX_OPEN_JOURNALS) return;
+    openJournals.delete(path);
+    retire(journal);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Closed already.
+  }
+}
+
+function noop(): void {}
+
+/** Appends whole lines with a descriptor of its own (a sealed journal put back; rare). */
+export function appendToJournalSync(path: string, lines: Buffer, mode: number): void {
+  const fd = fs.openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
+  try {
+    writeAll(fd, Buffer.concat([NEWLINE, lines]));
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
 const NEWLINE = Buffer.from("\n");
 
-function lastByte(fd: number, size: number): number {
-  const byte = Buffer.alloc(1);
-  fs.readSync(fd, byte, 0, 1, size - 1);
-  return byte[0] as number;
-}
-
 function writeAll(fd: number, buffer: Buffer): void {
   let written = 0;
   while (written < buffer.length) written += fs.writeSync(fd, buffer, written, buffer.length - written);
-}
-
-function sameFile(open: fs.Stats, path: string): boolean {
-  try {
-    const named = fs.lstatSync(path);
-    return open.ino === named.ino && open.dev === named.dev;
-  } catch {
-    return false;
-  }
 }
 
 /** Renames the journal aside for a fold; `undefined` when there is none. */

@@ -5,30 +5,33 @@
  * - Reading and merging what other processes wrote is the disk reader's (disk-reader.ts): at open, on a
  *   miss, before a fold, and on a hit at most once per `refreshIntervalMs`. It needs no lock.
  * - A change schedules one write `writeDelay` ms later (write-scheduler.ts); `flush()` writes now, with
- *   `durable` also fsynced. Writes of all stores share one bounded queue; failures are retried.
- * - A write appends the changes to `<file>.journal` (no lock: journal-file.ts), or, when the file is
- *   small (so it stays complete for the Python library) or the journal has outgrown it, folds the
- *   journal into a new file under `<file>.lock` (fold.ts). A busy lock never makes a write wait: it
- *   appends instead, and the fold happens later.
- * - At exit the changes are appended, then folded in if the lock comes free within a second.
+ *   `durable` also fsynced (group commit: concurrent durable flushes share one fdatasync). Failures are
+ *   retried.
+ * - A write appends the changes to `<file>.journal` through a descriptor kept open (no lock:
+ *   journal-file.ts). Nothing else is on the write's path.
+ * - Folding the journal into a new file (fold.ts, under `<file>.lock`) happens in the background,
+ *   `FOLD_DELAY_MS` after a write, when the file is small (so it stays complete for the Python library)
+ *   or the journal has outgrown it. A busy lock means someone else folds; ours is tried again later.
+ * - At exit the changes are appended, then folded in while the exit's time budget allows (exit-budget.ts).
  */
 import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
 import { dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
 import { entryText, serializeCacheFile } from "./cache-file.js";
 import { DiskReader } from "./disk-reader.js";
+import type { ExitBudget } from "./exit-budget.js";
 import { Folder, journalSize } from "./fold.js";
 import { isAlive } from "./file-lock.js";
 import { clearLine, deleteLine, setLine, variablesLine } from "./journal.js";
-import { appendToJournal, appendToJournalSync } from "./journal-file.js";
+import { JournalAppender, type AppendResult } from "./journal-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { globalMetrics } from "../events.js";
 import { MemoryTable, type Changes, type StoredEntry } from "./memory-table.js";
 import { describe } from "./quarantine.js";
 import { leftovers } from "./private-names.js";
 import { WriteScheduler } from "./write-scheduler.js";
+import { inWriteSlot } from "./write-queue.js";
 
 export type { EntryOrigin, StoredEntry } from "./memory-table.js";
 export { describe } from "./quarantine.js";
@@ -52,10 +55,12 @@ export interface LocalFileStoreOptions {
   onJournal?: (store: LocalFileStore) => void;
 }
 
-/** From this cache file size on, writes append to the journal instead of rewriting the file. */
-const JOURNAL_FROM_BYTES = 64 * 1024;
-/** At exit, how long to wait for another process's fold before leaving the fold to others. */
-const EXIT_LOCK_WAIT_MS = 1_000;
+/** Below this cache file size, every write is followed by a fold, so the file stays complete for the Python library. */
+const FOLD_ALWAYS_BELOW_BYTES = 64 * 1024;
+/** A fold follows a write this much later, so a burst of writes gets one fold. */
+const FOLD_DELAY_MS = 200;
+/** A fold that found the lock busy is tried again this many times (the holder may have sealed before our append). */
+const FOLD_RETRIES = 5;
 
 export class LocalFileStore {
   readonly path: string;
@@ -80,9 +85,12 @@ export class LocalFileStore {
   readonly #ttls = new Map<string, number>();
   /** The changes of the write under way (an exit writes them again). */
   #taken: Changes | undefined;
-  /** This process appended to the journal: fold it in at exit. */
-  #appended = false;
-  #directoryReady = false;
+  readonly #journal: JournalAppender;
+  /** The journal's size as of this process's last append or fold. */
+  #journalBytes = 0;
+  #foldTimer: NodeJS.Timeout | undefined;
+  #folding: Promise<boolean> | undefined;
+  #foldRetries = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
 
   constructor(options: LocalFileStoreOptions) {
@@ -94,6 +102,7 @@ export class LocalFileStore {
     this.directoryMode = options.directoryMode ?? 0o700;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 1000;
     this.#onJournal = options.onJournal ?? noop;
+    this.#journal = new JournalAppender(this.journalPath, () => this.fileMode);
     this.#reader = new DiskReader(this.path, this.journalPath, this.#table, this.log, () => this.markDirty());
     this.#folder = new Folder({
       path: this.path,
@@ -103,9 +112,9 @@ export class LocalFileStore {
       log: this.log,
       mode: () => this.fileMode,
       snapshot: () => this.#snapshot(),
-      folded: (text) => {
-        this.#appended = false;
-        this.#countWritten(Buffer.byteLength(text));
+      folded: (bytes) => {
+        this.#journalBytes = journalSize(this.journalPath);
+        this.#countWritten(bytes);
       },
     });
     const onDirty = options.onDirty ?? noop;
@@ -250,20 +259,19 @@ export class LocalFileStore {
     return this.#scheduler.flush(durable);
   }
 
-  /** A fold when the file is small or the journal has outgrown it (and the lock is free); else an append. */
+  /** Appends the changes to the journal (fsynced by group commit when `durable`), then considers a fold. */
   async #write(durable: boolean): Promise<boolean> {
     const taken = this.#table.take();
     this.#taken = taken;
     try {
-      await this.#ensureDirectory();
-      const { fileBytes } = this.#reader;
-      const wantFold = fileBytes < JOURNAL_FROM_BYTES || journalSize(this.journalPath) > fileBytes;
-      if (!(wantFold && (await this.#folder.fold(durable)))) await this.#append(taken, durable);
+      const lines = this.#journalLines(taken);
+      if (lines.length > 0) this.#append(lines);
+      if (durable) await this.#journal.sync();
       this.#table.written();
+      this.#considerFold();
       return true;
     } catch (error) {
       this.#table.giveBack(taken);
-      this.#directoryReady = false; // it may have been removed under us: create it again next time
       this.#writeFailed(error);
       return false;
     } finally {
@@ -271,21 +279,76 @@ export class LocalFileStore {
     }
   }
 
-  /** Appends the changes as journal lines; no lock needed. */
-  async #append(changes: Changes, durable: boolean): Promise<void> {
-    const lines = this.#journalLines(changes);
-    if (lines.length === 0) return;
-    const result = await appendToJournal(this.journalPath, lines, this.fileMode, durable);
-    this.#afterAppend(result.at, result.bytes);
-  }
-
-  #afterAppend(at: number, bytes: number): void {
+  /** Appends whole lines; creates the directory when it is missing (it may have been removed under us). */
+  #append(lines: string): void {
+    let result: AppendResult;
+    try {
+      result = this.#journal.append(lines);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      fs.mkdirSync(dirname(this.path), { recursive: true, mode: this.directoryMode });
+      result = this.#journal.append(lines);
+    }
+    this.#journalBytes = result.size;
     // Our lines need no reading if they follow what this process applied already; else they are read
     // again at the next refresh (harmless: an entry is taken only if newer).
-    this.#reader.appended(at, bytes);
-    this.#appended = true;
-    this.#countWritten(bytes);
+    this.#reader.appended(result.at, result.bytes);
+    this.#countWritten(result.bytes);
     this.#onJournal(this);
+  }
+
+  /** Whether the journal is to be folded: the file is small, or the journal has outgrown it. */
+  #wantsFold(): boolean {
+    if (this.#journalBytes === 0) return false;
+    const { fileBytes } = this.#reader;
+    return fileBytes < FOLD_ALWAYS_BELOW_BYTES || this.#journalBytes > fileBytes;
+  }
+
+  #considerFold(): void {
+    if (this.#foldTimer !== undefined || this.#folding !== undefined || !this.#wantsFold()) return;
+    this.#foldTimer = setTimeout(() => {
+      this.#foldTimer = undefined;
+      void this.compact();
+    }, FOLD_DELAY_MS);
+    this.#foldTimer.unref();
+  }
+
+  /**
+   * An explicit save or clear: the changes appended and, with `durable`, fsynced (group commit); a small cache (file under
+   * 64 KiB) is then folded as well, so its file alone is complete right away, as the Python library's
+   * save leaves it. Resolves whether the changes are durable on disk.
+   */
+  async save(durable = true): Promise<boolean> {
+    if (!(await this.flush(durable))) return false;
+    if (this.#reader.fileBytes < FOLD_ALWAYS_BELOW_BYTES && this.#wantsFold()) await this.compact();
+    return true;
+  }
+
+  /**
+   * Folds the journal into the cache file now (after the pending changes are appended), so the file
+   * alone holds everything: what the Python library reads. Resolves whether the file is complete;
+   * `false` when another process holds the lock (it folds) or the fold failed (logged).
+   */
+  async compact(): Promise<boolean> {
+    if (this.#foldTimer !== undefined) clearTimeout(this.#foldTimer);
+    this.#foldTimer = undefined;
+    if (this.#table.changed && !(await this.flush())) return false;
+    if (this.#folding !== undefined) await this.#folding.catch(noop);
+    if (this.#reader.frozen) return false;
+    if (journalSize(this.journalPath) === 0 && this.#reader.unchanged()) return true;
+    const folding = inWriteSlot(() => this.#folder.fold());
+    this.#folding = folding;
+    try {
+      const folded = await folding;
+      if (folded) this.#foldRetries = 0;
+      else if (this.#foldRetries++ < FOLD_RETRIES) this.#considerFold();
+      return folded;
+    } catch (error) {
+      this.#writeFailed(error);
+      return false;
+    } finally {
+      this.#folding = undefined;
+    }
   }
 
   /** The journal lines for what changed: entries set, entries removed, clears, attributes saved. */
@@ -318,7 +381,6 @@ export class LocalFileStore {
   /** The file text for the current state, without expired entries; every pending change is in it. */
   #snapshot(): string {
     this.#pruneExpired();
-    this.#table.absorb();
     const table = this.#table;
     return serializeCacheFile(this.dataId, this.#entryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears });
   }
@@ -347,12 +409,6 @@ export class LocalFileStore {
     globalMetrics.bytesWritten += bytes;
   }
 
-  async #ensureDirectory(): Promise<void> {
-    if (this.#directoryReady && fs.existsSync(dirname(this.path))) return;
-    await fsp.mkdir(dirname(this.path), { recursive: true, mode: this.directoryMode });
-    this.#directoryReady = true;
-  }
-
   #writeFailed(error: unknown): void {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name ?? "error";
     this.log.once("warn", `write:${this.path}:${code}`, `cannot write cache file ${this.path} (${describe(error)}). Results are still returned; the write is retried.`);
@@ -360,35 +416,35 @@ export class LocalFileStore {
 
   /**
    * Synchronous write for process exit, when no asynchronous work can run. The changes are appended to
-   * the journal first (no lock needed, so nothing waits to be safe); then, if the lock comes free within
-   * a second, the journal is folded into the file, so the file is complete for other readers (the
-   * Python library reads only the file). A write still in flight never finishes once the process exits:
-   * its changes are written again.
+   * the journal first (no lock needed, so nothing waits to be safe); then, if a fold is due and the
+   * exit's budget allows one of this size, the journal is folded into the file, so the file is complete
+   * for other readers (the Python library reads only the file). A write still in flight never finishes
+   * once the process exits: its changes are written again.
    */
-  flushSync(): void {
+  flushSync(budget: ExitBudget): void {
     this.#scheduler.cancel();
+    if (this.#foldTimer !== undefined) clearTimeout(this.#foldTimer);
+    this.#foldTimer = undefined;
     if (this.#reader.frozen) return;
     if (this.#taken !== undefined) this.#table.giveBack(this.#taken);
     const foldCutShort = this.#folder.underWay;
-    if (!this.#table.changed && !this.#appended && !foldCutShort && journalSize(this.journalPath) === 0) return;
-    const taken = this.#table.take();
-    try {
-      fs.mkdirSync(dirname(this.path), { recursive: true, mode: this.directoryMode });
-      const lines = this.#journalLines(taken);
-      if (lines.length > 0) {
-        const result = appendToJournalSync(this.journalPath, lines, this.fileMode);
-        this.#afterAppend(result.at, result.bytes);
+    if (this.#table.changed) {
+      const taken = this.#table.take();
+      try {
+        const lines = this.#journalLines(taken);
+        if (lines.length > 0) this.#append(lines);
+        this.#table.written();
+      } catch (error) {
+        this.#table.giveBack(taken);
+        this.#writeFailed(error);
+        return;
       }
-      this.#table.written();
-    } catch (error) {
-      this.#table.giveBack(taken);
-      this.#writeFailed(error);
-      return;
     }
-    if (!foldCutShort && journalSize(this.journalPath) === 0) return;
-    this.#table.take();
-    this.#folder.foldAtExit(EXIT_LOCK_WAIT_MS, (error) => this.#writeFailed(error));
-    this.#table.written();
+    this.#journalBytes = journalSize(this.journalPath);
+    if (!foldCutShort && this.#journalBytes === 0) return;
+    const waitMs = budget.foldWaitMs(this.#reader.fileBytes + this.#journalBytes);
+    if (waitMs === undefined) return; // left in the journal: this library reads it; the next fold takes it in
+    this.#folder.foldAtExit(waitMs, (error) => this.#writeFailed(error));
   }
 }
 

@@ -6,6 +6,8 @@
 import { resolve } from "node:path";
 import type { CacheLog } from "../logger.js";
 import { resolveCacheFile } from "./file-claim.js";
+import { ExitBudget } from "./exit-budget.js";
+import { journalSize } from "./fold.js";
 import { LocalFileStore } from "./local-file-store.js";
 import { CacheStack } from "./cache-stack.js";
 
@@ -108,25 +110,42 @@ function markJournaled(store: LocalFileStore): void {
   if (!journaled.has(store.path)) journaled.set(store.path, { dataId: store.dataId, log: store.log });
 }
 
-/** Writes every store with changes, synchronously: the event loop is gone at exit. */
-export function flushAllSync(): void {
+/**
+ * Writes every store with changes, synchronously: the event loop is gone at exit. Every store's
+ * changes are appended first; then journals are folded into their files while the exit budget lasts.
+ */
+export function flushAllSync(budget = new ExitBudget()): void {
   const all = new Set(unwritten);
   for (const ref of stores.values()) {
     const store = ref.deref();
     if (store !== undefined) all.add(store);
   }
-  for (const [path, { dataId, log }] of journaled) {
-    if (stores.get(path)?.deref() !== undefined) continue;
-    // The store was collected after its last write: fold its journal in from disk.
-    const store = new LocalFileStore({ path, dataId, log });
-    store.load();
-    all.add(store);
-  }
+  const appendOnly = new ExitBudget(0);
   for (const store of all) {
     try {
-      store.flushSync();
+      store.flushSync(appendOnly);
     } catch {
       // One store's failure (already logged) must not keep the others from being written.
+    }
+  }
+  for (const store of all) {
+    if (budget.left <= 0) break;
+    try {
+      store.flushSync(budget);
+    } catch {
+      // As above.
+    }
+  }
+  for (const [path, { dataId, log }] of journaled) {
+    if (budget.left <= 0) break;
+    if (stores.get(path)?.deref() !== undefined || journalSize(`${path}.journal`) === 0) continue;
+    // The store was collected after its last write: fold its journal in from disk.
+    try {
+      const store = new LocalFileStore({ path, dataId, log });
+      store.load();
+      store.flushSync(budget);
+    } catch {
+      // As above.
     }
   }
 }
@@ -141,8 +160,19 @@ export async function flushAll(): Promise<void> {
   await Promise.all([...live].map((store) => store.flush()));
 }
 
+/** Writes and folds every store this process holds, so each file alone is complete; whether all are. */
+export async function compactAll(): Promise<boolean> {
+  const live = new Set<LocalFileStore>(unwritten);
+  for (const ref of stores.values()) {
+    const store = ref.deref();
+    if (store !== undefined) live.add(store);
+  }
+  const results = await Promise.all([...live].map((store) => store.compact()));
+  return results.every(Boolean);
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once("exit", flushAllSync);
+  process.once("exit", () => flushAllSync());
 }
