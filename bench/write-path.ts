@@ -7,6 +7,7 @@
  * Anchors are optional (bench/write-path-anchors.ts): one that is not installed is shown as n/a, and one
  * that fails while measured is dropped with its reason; neither ever fails the run.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -511,6 +512,16 @@ function durableConcurrentRow(id: string): Row {
 
 // ------------------------------------------------------------------------------------------- measuring
 
+/**
+ * Writes back every dirty page of the machine (`sync`), untimed, before each sample: an fsync, and the
+ * kernel's background writeback, then cost each row its own writes only, not those of the row before.
+ * False when `sync` cannot be run (the samples are then taken without it).
+ */
+function settle(): boolean {
+  const result = spawnSync("sync", [], { stdio: "ignore", timeout: 60_000 });
+  return result.error === undefined && result.status === 0;
+}
+
 async function guarded(row: Row, step: (() => Promise<void> | void) | undefined): Promise<void> {
   if (step === undefined || row.unavailable !== undefined) return;
   try {
@@ -522,7 +533,9 @@ async function guarded(row: Row, step: (() => Promise<void> | void) | undefined)
   }
 }
 
-async function measureRows(rows: Row[], options: WritePathOptions): Promise<void> {
+/** Returns whether every sample was preceded by a successful `sync`. */
+async function measureRows(rows: Row[], options: WritePathOptions): Promise<boolean> {
+  let settled = true;
   for (const row of rows) await guarded(row, row.setup);
   for (let round = -options.warmupRounds; round < options.rounds; round++) {
     // Each round: every row once, starting from a rotating row, so drift hits all rows alike.
@@ -530,6 +543,7 @@ async function measureRows(rows: Row[], options: WritePathOptions): Promise<void
     for (let k = 0; k < rows.length; k++) {
       const row = rows[(start + k) % rows.length] as Row;
       await guarded(row, row.beforeSample);
+      if (row.unavailable === undefined) settled = settle() && settled;
       await guarded(row, async () => {
         const begin = nowNs();
         await row.sample();
@@ -547,6 +561,7 @@ async function measureRows(rows: Row[], options: WritePathOptions): Promise<void
       // Cleanup only; the temp directories go at the end of the run anyway.
     }
   }
+  return settled;
 }
 
 function anchorVersions(anchors: Anchors): string {
@@ -579,7 +594,7 @@ export async function measureWritePath(options: WritePathOptions, progress: (tex
     durableConcurrentRow("5e"),
   ];
   const started = Date.now();
-  await measureRows(rows, options);
+  const settled = await measureRows(rows, options);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
 
   const perWrite = new Map(rows.map((r) => [r.id, r.unavailable === undefined ? median(r.times) : Number.NaN]));
@@ -597,7 +612,9 @@ export async function measureWritePath(options: WritePathOptions, progress: (tex
 
   const notes = [
     `per write = median over ${options.rounds} samples of (time of one sample / writes in it); rows take turns (each round times every row once, starting from a rotating row) after ${options.warmupRounds} untimed round${options.warmupRounds === 1 ? "" : "s"}; ` +
-      `every row writes in its own fresh directory under ${tmpdir()} (one file system for all rows); section time ${seconds} s`,
+      `every row writes in its own fresh directory under ${tmpdir()} (one file system for all rows); ` +
+      (settled ? "before every sample, untimed, `sync` writes back all dirty pages, so a sample pays for its own writes only (not for the writeback of the row before); " : "`sync` could not be run before the samples: a sample may pay for the writeback of the row before; ") +
+      `section time ${seconds} s`,
     `what is written: the result of \`double(n)\` for a new n — key \`${sampleLine.key}\`, value the entry text cacherator stores (\`${sampleLine.text}\`); ` +
       `cacherator's journal line for it is ${sampleLine.line.length} bytes (src/store/journal.ts setLine + src/store/cache-file.ts entryText); anchors store the same key and entry text`,
     "durable = the call resolves only once the write is on disk (fsync/fdatasync); \"per 64\": one sync covers a group of 64 writes",
