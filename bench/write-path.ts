@@ -117,6 +117,16 @@ function describeError(error: unknown): string {
   return (text.split("\n")[0] ?? text).slice(0, 160);
 }
 
+/** The q-quantile (0…1) of `values`, interpolated. */
+function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  const high = Math.ceil(at);
+  return (sorted[low] as number) + ((sorted[high] as number) - (sorted[low] as number)) * (at - low);
+}
+
 function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
@@ -605,9 +615,10 @@ export async function measureWritePath(options: WritePathOptions, progress: (tex
   const sampleLine = makeItems(1)[0] as Item;
 
   const tableRows = rows.map((r) => {
-    if (r.unavailable !== undefined) return [r.id, r.name, r.durable, r.unavailable, "", "", String(r.ops), "0"];
+    if (r.unavailable !== undefined) return [r.id, r.name, r.durable, r.unavailable, "", "", "", String(r.ops), "0"];
     const ns = get(r.id);
-    return [r.id, r.name, r.durable, formatNs(ns), formatRatio(ns / append), formatRatio(ns / appendSynced), String(r.ops), String(r.times.length)];
+    const spread = `${formatNs(quantile(r.times, 0.25))} – ${formatNs(quantile(r.times, 0.75))}`;
+    return [r.id, r.name, r.durable, formatNs(ns), spread, formatRatio(ns / append), formatRatio(ns / appendSynced), String(r.ops), String(r.times.length)];
   });
 
   const notes = [
@@ -618,7 +629,8 @@ export async function measureWritePath(options: WritePathOptions, progress: (tex
     `what is written: the result of \`double(n)\` for a new n — key \`${sampleLine.key}\`, value the entry text cacherator stores (\`${sampleLine.text}\`); ` +
       `cacherator's journal line for it is ${sampleLine.line.length} bytes (src/store/journal.ts setLine + src/store/cache-file.ts entryText); anchors store the same key and entry text`,
     "durable = the call resolves only once the write is on disk (fsync/fdatasync); \"per 64\": one sync covers a group of 64 writes",
-    `× append = per write / [1a]; × append+fdatasync = per write / [1b]`,
+    "p25 – p75 = the middle half of the samples (fsync latency on a shared machine varies a lot: ratios to [1b] and [1c] move from run to run)",
+    "× append = per write / [1a]; × append+fdatasync = per write / [1b]",
     `anchors (bench/anchors, loaded with createRequire): ${anchorVersions(anchors)}${anchors.install === undefined ? "" : `; install: ${anchors.install}`}`,
     "configurations:",
     ...rows.map((r) => `  [${r.id}] ${r.name}: ${r.config}${r.facts.length > 0 ? `; ${r.facts.join("; ")}` : ""}`),
@@ -644,9 +656,9 @@ export async function measureWritePath(options: WritePathOptions, progress: (tex
       notes,
       tables: [
         {
-          headers: ["", "row", "durable", "per write (median)", "× append", "× append+fdatasync", "writes/sample", "samples"],
+          headers: ["", "row", "durable", "per write (median)", "p25 – p75", "× append", "× append+fdatasync", "writes/sample", "samples"],
           rows: tableRows,
-          right: [3, 4, 5, 6, 7],
+          right: [3, 4, 5, 6, 7, 8],
         },
       ],
     },
