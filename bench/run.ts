@@ -17,6 +17,7 @@ import { measureMisses, measureOpen } from "./persistence.js";
 import { formatCount, formatNs, formatRatio, sectionMarkdown, sectionText, type Section } from "./report.js";
 import { removeAllDirs } from "./temp.js";
 import { hasGc, sinkValue } from "./timing.js";
+import { measureWritePath } from "./write-path.js";
 
 const quick = process.argv.includes("--quick");
 
@@ -30,6 +31,7 @@ const settings = quick
       keyvSizes: [1_000, 10_000],
       openSizes: [10_000, 100_000],
       openSamples: 5,
+      writePath: { rounds: 13, warmupRounds: 2, largeSize: 100_000 },
       concurrencyRounds: 3,
       leaseRounds: 2,
       l2: { hitSamples: 100, missSamples: 60, scaleSizes: [100, 2_000] as [number, number], scaleSamples: 60, warmupRounds: 30, clearCheckPeriodMs: 3_000, clearCheckIntervalMs: 200, restartedHits: 1_000 },
@@ -43,6 +45,7 @@ const settings = quick
       keyvSizes: [1_000, 100_000, 1_000_000],
       openSizes: [10_000, 100_000],
       openSamples: 15,
+      writePath: { rounds: 41, warmupRounds: 3, largeSize: 1_000_000 },
       concurrencyRounds: 10,
       leaseRounds: 10,
       l2: { hitSamples: 1_000, missSamples: 600, scaleSizes: [100, 10_000] as [number, number], scaleSamples: 600, warmupRounds: 200, clearCheckPeriodMs: 30_000, clearCheckIntervalMs: 200, restartedHits: 1_000 },
@@ -115,6 +118,10 @@ async function main(): Promise<void> {
   });
   emit(misses.section);
 
+  progress("write path: floors and anchors (lmdb, SQLite, cacache)");
+  const writePath = await measureWritePath(settings.writePath, progress);
+  emit(writePath.section);
+
   progress("opening warm caches");
   const open = await measureOpen(settings.openSizes, settings.openSamples);
   emit(open.section);
@@ -178,6 +185,7 @@ async function main(): Promise<void> {
   const l2Goal = "≤ 1.3× raw GetItem";
   if (l2.hitRatio === undefined) targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: "not measured", pass: false, verdict: "n/a" });
   else targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: formatRatio(l2.hitRatio), pass: l2.hitRatio <= 1.3 });
+  targets.push(...writePath.targets);
   emit({
     title: "Targets",
     notes: quick ? ["QUICK run: a smoke test; these verdicts are indicative only and never fail the run"] : ["the gap is what the next work closes; a FAIL does not fail the run"],
