@@ -30,10 +30,14 @@ export interface CacheMetrics {
   errors: number;
   /** Bytes written to cache files and journals (per dataId for an instance; all files for the process). */
   bytesWritten: number;
+  /** fdatasyncs of journals made for durable saves; concurrent saves share one (group commit). */
+  journalSyncs: number;
+  /** Journals folded into their cache files by this process. */
+  folds: number;
 }
 
 export function newMetrics(): CacheMetrics {
-  return { hits: { l1: 0, l2: 0 }, misses: 0, stale: 0, errors: 0, bytesWritten: 0 };
+  return { hits: { l1: 0, l2: 0 }, misses: 0, stale: 0, errors: 0, bytesWritten: 0, journalSyncs: 0, folds: 0 };
 }
 
 export function copyMetrics(metrics: CacheMetrics): CacheMetrics {

@@ -182,7 +182,7 @@ export class JSONCache {
    */
   jsonCacheMetrics(): CacheMetrics {
     const { metrics, stack } = this.#internals;
-    return { ...copyMetrics(metrics), bytesWritten: stack.bytesWritten };
+    return { ...copyMetrics(metrics), bytesWritten: stack.bytesWritten, journalSyncs: stack.journalSyncs, folds: stack.folds };
   }
 
   /** The process-wide totals of every instance's counters. A copy. */

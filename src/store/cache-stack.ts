@@ -72,7 +72,7 @@ export class CacheStack {
       this.#peekRefreshed = false;
       return false;
     }
-    return this.#local.refresh();
+    return this.#local.refreshOnMiss();
   }
 
   /**
@@ -162,6 +162,14 @@ export class CacheStack {
 
   get bytesWritten(): number {
     return this.#local.bytesWritten;
+  }
+
+  get journalSyncs(): number {
+    return this.#local.journalSyncs;
+  }
+
+  get folds(): number {
+    return this.#local.folds;
   }
 
   /** Attributes an instance excludes are not kept in the file, even if an earlier version stored them. */

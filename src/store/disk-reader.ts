@@ -19,8 +19,10 @@ import { parseCacheFile } from "./cache-file.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { readJournalLines } from "./journal-file.js";
+import { readTrailHeader, trailPath } from "./fold-trail.js";
 import type { MemoryTable } from "./memory-table.js";
 import { SETTLE_MS, describe, isSettled, setAside } from "./quarantine.js";
+import { statIdentity } from "./snapshot-file.js";
 
 export type ReadState = "read" | "missing" | "busy" | "aside";
 
@@ -63,11 +65,21 @@ export class DiskReader {
     return state;
   }
 
-  /** What others wrote since this process last looked; whether anything was new. Two `stat`s otherwise. */
-  refresh(): boolean {
+  /**
+   * What others wrote since this process last looked; whether anything was new. Two `stat`s otherwise.
+   * `journalOnly`: when the journal is the one this process read, only it is looked at (one `lstat`).
+   * Every fold renames the journal aside before it replaces the file, so the same journal means the
+   * same file — unless another program rewrote the file in place, which a full refresh catches.
+   */
+  refresh(journalOnly: boolean): boolean {
     if (this.frozen) return false;
+    if (journalOnly && this.#known !== "" && this.#replaced === undefined) {
+      const journal = journalIdentity(this.journalPath);
+      if (journal.identity !== "none" && journal.identity === this.#journalKnown) return this.#applyLive(journal.size);
+    }
     if (this.#replaced !== undefined) this.#checkReplaced();
     if (this.unchanged()) return this.applyJournal(this.journalPath, undefined);
+    if (this.#followTrail()) return true;
     return this.readAll([]) === "read";
   }
 
@@ -169,6 +181,50 @@ export class DiskReader {
     return end > offset;
   }
 
+  /**
+   * After another process's fold: reads only what this process had not read of the journal it sealed,
+   * from the fold's trail (fold-trail.ts), instead of the whole new file. False when the trail does not
+   * lead from what this process read to the file there now (then the file is read whole).
+   */
+  #followTrail(): boolean {
+    if (this.#known === "" || this.#known === "none") return false;
+    const trail = readTrailHeader(this.journalPath);
+    if (trail === undefined) return false;
+    const { header, base } = trail;
+    if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return false;
+    const offset = header.journal === this.#journalKnown ? this.#journalOffset : 0;
+    if (offset < header.start) return false;
+    if (offset < header.bytes) {
+      readJournalLines(trailPath(this.journalPath), base + offset - header.start, (line) => this.#applyOp(parseJournalLine(line), undefined));
+      // Replaced meanwhile by another fold's trail? Then what was read may not lead to this file.
+      if (readTrailHeader(this.journalPath)?.header.to !== header.to) return false;
+    }
+    this.#known = header.to;
+    this.fileBytes = header.fileBytes;
+    this.#fileIsOurs = true;
+    this.#journalKnown = "";
+    this.applyJournal(this.journalPath, undefined);
+    return true;
+  }
+
+  /** Applies a (sealed) journal's complete lines from `from`; returns the offset after the last one. */
+  applyJournalFrom(path: string, from: number): number {
+    return readJournalLines(path, from, (line) => this.#applyOp(parseJournalLine(line), undefined));
+  }
+
+  /** The identity of the file as this process last read or wrote it ("" when it must be read). */
+  get knownIdentity(): string {
+    return this.#known;
+  }
+
+  /** The live journal's lines past what this process applied, its identity being known. */
+  #applyLive(size: number): boolean {
+    if (size <= this.#journalOffset) return false;
+    const offset = this.#journalOffset;
+    this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined));
+    return this.#journalOffset > offset;
+  }
+
   #applyOp(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
     if (op === undefined) return;
     const table = this.table;
@@ -205,9 +261,9 @@ export class DiskReader {
     this.#known = "";
   }
 
-  /** This process appended `bytes` at `at`: they need no reading if they follow what it applied. */
-  appended(at: number, bytes: number): void {
-    if (at === this.#journalOffset && journalIdentity(this.journalPath).identity === this.#journalKnown) this.#journalOffset += bytes;
+  /** This process appended `bytes` at `at` of journal `identity`: they need no reading if they follow what it applied. */
+  appended({ at, bytes, identity }: { at: number; bytes: number; identity: string }): void {
+    if (at === this.#journalOffset && identity === this.#journalKnown) this.#journalOffset += bytes;
   }
 
   /** This process wrote the whole file. */
@@ -302,22 +358,20 @@ function variablesOf(variables: Record<string, unknown>, log: CacheLog, source: 
   return out;
 }
 
-/** What identifies one version of a file: a rename gives a new inode, a rewrite a new size or mtime. */
+/** What identifies one version of the file at `path` (snapshot-file.ts `statIdentity`); "none" if there is none. */
 function fileIdentity(path: string): string {
   try {
-    const stat = fs.statSync(path, { bigint: true });
-    // Inode numbers are reused and mtimes are coarse: the birth time tells two files apart too.
-    return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.birthtimeNs}`;
+    return statIdentity(fs.statSync(path, { bigint: true }));
   } catch {
     return "none";
   }
 }
 
 /** Which journal file this is (it only grows, so its size is not part of its identity), and its size. */
-function journalIdentity(path: string): { identity: string; size: number } {
+export function journalIdentity(path: string): { identity: string; size: number } {
   try {
-    const stat = fs.lstatSync(path, { bigint: true });
-    return { identity: `${stat.dev}:${stat.ino}:${stat.birthtimeNs}`, size: Number(stat.size) };
+    const stat = fs.lstatSync(path);
+    return { identity: `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`, size: stat.size };
   } catch {
     return { identity: "none", size: 0 };
   }

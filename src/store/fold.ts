@@ -16,7 +16,9 @@ import { FileChangedError, type DiskReader } from "./disk-reader.js";
 import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
 import { sealJournal, unsealJournal } from "./journal-file.js";
 import { forgetLeftovers, leftovers } from "./private-names.js";
-import { writeSnapshot, writeSnapshotSync } from "./snapshot-file.js";
+import { writeSnapshot, writeSnapshotSync, type WrittenFile } from "./snapshot-file.js";
+import { TRAIL_FROM_BYTES, leaveTrail } from "./fold-trail.js";
+import { journalIdentity } from "./disk-reader.js";
 import * as fs from "node:fs";
 
 export interface FoldContext {
@@ -27,8 +29,8 @@ export interface FoldContext {
   log: CacheLog;
   /** Mode of new files. */
   mode: () => number;
-  /** The whole file's text from memory, once everything on disk was merged. */
-  snapshot: () => string;
+  /** The whole file's text from memory, in chunks, once everything on disk was merged. */
+  snapshot: () => Iterable<string>;
   /** The fold replaced the file with one of `bytes`. */
   folded: (bytes: number) => void;
 }
@@ -44,6 +46,8 @@ export class Folder {
   #ownSealed: string[] = [];
   /** The lock of the fold under way (an exit may have to finish it). */
   #held: HeldLock | undefined;
+  /** What the fold under way read, for its trail (when it sealed exactly one journal over an unchanged file). */
+  #trail: { from: string; sealed: string; journal: string; bytes: number } | undefined;
 
   constructor(private readonly context: FoldContext) {}
 
@@ -57,7 +61,7 @@ export class Folder {
     this.#held = held;
     try {
       return await this.#under(held, false, async (text) => {
-        await writeSnapshot(this.context.path, text, { durable: true, mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
+        return writeSnapshot(this.context.path, text, { durable: true, mode: this.context.mode(), beforeCommit: (written) => this.#beforeCommit(held, written) });
       });
     } finally {
       this.#held = undefined;
@@ -90,20 +94,20 @@ export class Folder {
     return this.#held !== undefined;
   }
 
-  async #under(held: HeldLock, abandoned: boolean, write: (text: string) => Promise<void>): Promise<boolean> {
+  async #under(held: HeldLock, abandoned: boolean, write: (chunks: Iterable<string>) => Promise<WrittenFile>): Promise<boolean> {
     let folded = false;
     try {
       const sealed = this.#sealAndRead(held, abandoned);
       if (sealed === undefined) return false;
-      const text = this.context.snapshot();
+      let written: WrittenFile;
       try {
-        await write(text);
+        written = await write(this.context.snapshot());
       } catch (error) {
         if (!isCommitRefused(error)) throw error;
         this.context.reader.forgetFile(); // read it again; the changes go to the journal meanwhile
         return false;
       }
-      this.#done(Buffer.byteLength(text), sealed);
+      this.#done(written.bytes, sealed);
       folded = true;
       return true;
     } finally {
@@ -116,9 +120,8 @@ export class Folder {
     try {
       const sealed = this.#sealAndRead(held, abandoned);
       if (sealed === undefined) return false;
-      const text = this.context.snapshot();
-      writeSnapshotSync(this.context.path, text, { mode: this.context.mode(), beforeCommit: () => this.#beforeCommit(held) });
-      this.#done(Buffer.byteLength(text), sealed);
+      const written = writeSnapshotSync(this.context.path, this.context.snapshot(), { mode: this.context.mode(), beforeCommit: (file) => this.#beforeCommit(held, file) });
+      this.#done(written.bytes, sealed);
       folded = true;
       return true;
     } catch (error) {
@@ -138,9 +141,14 @@ export class Folder {
     const sealedNow = sealJournal(journalPath);
     if (sealedNow !== undefined) this.#ownSealed.push(sealedNow);
     const sealed = [...new Set([...left, ...this.#ownSealed])];
+    this.#trail = undefined;
     if (unchanged) {
       // The file is as this process last read or wrote it: only the journals are new to it.
-      for (const path of sealed) reader.applyJournal(path, undefined, path === sealedNow ? applied : 0);
+      for (const path of sealed) {
+        const end = reader.applyJournalFrom(path, path === sealedNow ? applied : 0);
+        // What other processes need to follow this fold without reading the new file (fold-trail.ts).
+        if (path === sealedNow && sealed.length === 1) this.#trail = { from: reader.knownIdentity, sealed: path, journal: journalIdentity(path).identity, bytes: end };
+      }
       reader.forgetJournal();
       reader.applyJournal(journalPath, undefined);
       return sealed;
@@ -149,10 +157,14 @@ export class Folder {
     return reader.readAll(sealed) === "busy" ? undefined : sealed;
   }
 
-  /** Right before the rename: the lock must still be ours, and the file the one merged. */
-  #beforeCommit(held: HeldLock): void {
+  /** Right before the rename: the lock must still be ours, and the file the one merged; then the trail is left. */
+  #beforeCommit(held: HeldLock, written: WrittenFile): void {
     if (!held.stillHeld()) throw new LockLostError(this.context.lockPath);
     this.context.reader.beforeReplacing();
+    const trail = this.#trail;
+    if (trail !== undefined && written.bytes >= TRAIL_FROM_BYTES) {
+      leaveTrail(this.context.journalPath, trail.sealed, { from: trail.from, to: written.identity, journal: trail.journal, bytes: trail.bytes, fileBytes: written.bytes }, this.context.mode());
+    }
   }
 
   #done(bytes: number, sealed: string[]): void {

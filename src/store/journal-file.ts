@@ -27,6 +27,8 @@ export interface AppendResult {
   at: number;
   /** The journal's size right after the append (others' appends included). */
   size: number;
+  /** Which journal file it went to (as `journalIdentity` in disk-reader.ts names it). */
+  identity: string;
 }
 
 /** At most this many journal descriptors stay open in a process (the least recently used are closed). */
@@ -57,6 +59,8 @@ export class JournalAppender {
   constructor(
     readonly path: string,
     private readonly mode: () => number,
+    /** Called for each fdatasync started. */
+    private readonly onSync: () => void = noop,
   ) {}
 
   /**
@@ -80,10 +84,10 @@ export class JournalAppender {
       const named = fs.lstatSync(this.path, { throwIfNoEntry: false });
       if (named !== undefined && named.ino === journal.ino && named.dev === journal.dev) {
         const at = named.size - body.length;
-        return { bytes: body.length, at, size: named.size };
+        return { bytes: body.length, at, size: named.size, identity: `${named.dev}:${named.ino}:${named.birthtimeMs}` };
       }
       this.#retire(journal);
-      if (attempt >= 8) return { bytes: body.length, at: -1, size: named?.size ?? 0 };
+      if (attempt >= 8) return { bytes: body.length, at: -1, size: named?.size ?? 0, identity: "" };
     }
   }
 
@@ -113,6 +117,7 @@ export class JournalAppender {
     if (journal === undefined) return Promise.resolve(); // no journal: nothing appended to sync
     const held = journal;
     held.syncing++;
+    this.onSync();
     const done = new Promise<void>((resolve, reject) => {
       fs.fdatasync(held.fd, (error) => {
         held.syncing--;

@@ -69,6 +69,9 @@ export class LocalFileStore {
   readonly journalPath: string;
   /** Bytes written to this cache's file and journal by this process. */
   bytesWritten = 0;
+  /** Journal fdatasyncs made for this cache's durable saves, and folds made by this process. */
+  journalSyncs = 0;
+  folds = 0;
   /** The longest instance TTL of the instances using this store (for entries of uncalled methods). */
   defaultTtlMs = 0;
   /** A hit looks at the file again once `Date.now()` reaches this. */
@@ -91,6 +94,8 @@ export class LocalFileStore {
   #foldTimer: NodeJS.Timeout | undefined;
   #folding: Promise<boolean> | undefined;
   #foldRetries = 0;
+  /** When a miss last looked at the disk (ms). */
+  #missRefreshAt = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
 
   constructor(options: LocalFileStoreOptions) {
@@ -102,7 +107,10 @@ export class LocalFileStore {
     this.directoryMode = options.directoryMode ?? 0o700;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 1000;
     this.#onJournal = options.onJournal ?? noop;
-    this.#journal = new JournalAppender(this.journalPath, () => this.fileMode);
+    this.#journal = new JournalAppender(this.journalPath, () => this.fileMode, () => {
+      this.journalSyncs++;
+      globalMetrics.journalSyncs++;
+    });
     this.#reader = new DiskReader(this.path, this.journalPath, this.#table, this.log, () => this.markDirty());
     this.#folder = new Folder({
       path: this.path,
@@ -115,6 +123,8 @@ export class LocalFileStore {
       folded: (bytes) => {
         this.#journalBytes = journalSize(this.journalPath);
         this.#countWritten(bytes);
+        this.folds++;
+        globalMetrics.folds++;
       },
     });
     const onDirty = options.onDirty ?? noop;
@@ -147,7 +157,20 @@ export class LocalFileStore {
   /** Merges what other processes wrote since this one last looked; whether anything was new. Two `stat`s otherwise. */
   refresh(): boolean {
     this.checkAt = Date.now() + this.refreshIntervalMs;
-    return this.#reader.refresh();
+    return this.#reader.refresh(false);
+  }
+
+  /**
+   * Before computing a miss: what other processes appended (one `lstat` when nothing was). The file
+   * itself is looked at too once `checkAt` has come (another program may rewrite it in place), and
+   * misses within the same millisecond look once: a result computed twice is harmless.
+   */
+  refreshOnMiss(): boolean {
+    const now = Date.now();
+    if (now === this.#missRefreshAt) return false;
+    this.#missRefreshAt = now;
+    if (now >= this.checkAt) return this.refresh();
+    return this.#reader.refresh(true);
   }
 
   // --- The table ------------------------------------------------------------------------------------
@@ -292,7 +315,7 @@ export class LocalFileStore {
     this.#journalBytes = result.size;
     // Our lines need no reading if they follow what this process applied already; else they are read
     // again at the next refresh (harmless: an entry is taken only if newer).
-    this.#reader.appended(result.at, result.bytes);
+    this.#reader.appended(result);
     this.#countWritten(result.bytes);
     this.#onJournal(this);
   }
@@ -378,11 +401,11 @@ export class LocalFileStore {
     }
   }
 
-  /** The file text for the current state, without expired entries; every pending change is in it. */
-  #snapshot(): string {
+  /** The file text for the current state, without expired entries, in chunks. */
+  #snapshot(): Iterable<string> {
     this.#pruneExpired();
     const table = this.#table;
-    return serializeCacheFile(this.dataId, this.#entryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears });
+    return [serializeCacheFile(this.dataId, this.#entryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears })];
   }
 
   /** Drops entries whose function's TTL (as called in this process) has passed. */

@@ -1,0 +1,98 @@
+/**
+ * The trail a fold leaves for the other processes sharing a cache: `<file>.journal.folded`. Without it,
+ * every process that sees a new file must read it whole (a 100 MB file: most of a second on its event
+ * loop) although it already holds nearly all of it: the old file, and the journal it has been reading.
+ * The new file is exactly those two merged — plus changes the folder had not appended yet, which it
+ * appends afterwards like any change. So a process that knew the old file reads only the part of the
+ * sealed journal it had not read, from the trail:
+ *
+ *     {"cacherator_trail": 1, "from": <old file>, "to": <new file>, "journal": <sealed journal>, "start": S, "bytes": B, "file_bytes": F}
+ *     <bytes S..B of the sealed journal>
+ *
+ * `from` and `to` are file identities (inode, size, mtime, birth time), `journal` the sealed journal's
+ * identity, so a trail is followed only by a process that read exactly that file and that journal,
+ * and only to exactly that new file: anything else (another program rewrote the file, two folds
+ * happened, the reader was further behind than S) falls back to reading the file whole. A trail is
+ * left only by a fold that sealed one journal over a file it had read, and only for files of 1 MB or
+ * more (smaller ones are read whole in a few milliseconds). It is replaced by the next fold's.
+ */
+import * as fs from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { privateName } from "./private-names.js";
+
+/** Folds of files smaller than this leave no trail. */
+export const TRAIL_FROM_BYTES = 1024 * 1024;
+/** The trail holds at most this much of the sealed journal's end (readers are rarely further behind). */
+const TRAIL_TAIL_BYTES = 8 * 1024 * 1024;
+/** The header line is never longer than this. */
+const HEADER_MAX_BYTES = 4096;
+
+export interface TrailHeader {
+  from: string;
+  to: string;
+  journal: string;
+  /** The sealed journal's bytes `start`..`bytes` follow the header. */
+  start: number;
+  bytes: number;
+  fileBytes: number;
+}
+
+export function trailPath(journalPath: string): string {
+  return `${journalPath}.folded`;
+}
+
+/** Writes the trail of a fold (never throws: without a trail, others read the file whole). */
+export function leaveTrail(journalPath: string, sealedPath: string, header: Omit<TrailHeader, "start">, mode: number): void {
+  const path = trailPath(journalPath);
+  const tmp = join(dirname(path), privateName(basename(path), "tmp"));
+  try {
+    const start = Math.max(0, header.bytes - TRAIL_TAIL_BYTES);
+    const tail = Buffer.alloc(header.bytes - start);
+    const source = fs.openSync(sealedPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      for (let at = 0; at < tail.length; ) {
+        const read = fs.readSync(source, tail, at, tail.length - at, start + at);
+        if (read === 0) throw new Error("the sealed journal is shorter than was read");
+        at += read;
+      }
+    } finally {
+      fs.closeSync(source);
+    }
+    const { from, to, journal, bytes, fileBytes } = header;
+    const line = Buffer.from(`${JSON.stringify({ cacherator_trail: 1, from, to, journal, start, bytes, file_bytes: fileBytes })}\n`);
+    fs.writeFileSync(tmp, Buffer.concat([line, tail]), { flag: "wx", mode });
+    fs.renameSync(tmp, path);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+    fs.rmSync(path, { force: true });
+  }
+}
+
+/** The trail's header and where the journal bytes start in it; `undefined` if there is none or it is unreadable. */
+export function readTrailHeader(journalPath: string): { header: TrailHeader; base: number } | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(trailPath(journalPath), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const buffer = Buffer.alloc(HEADER_MAX_BYTES);
+    const read = fs.readSync(fd, buffer, 0, buffer.length, 0);
+    const end = buffer.subarray(0, read).indexOf(0x0a);
+    if (end < 0) return undefined;
+    const data = JSON.parse(buffer.subarray(0, end).toString("utf8")) as Record<string, unknown>;
+    const { from, to, journal, start, bytes, file_bytes: fileBytes } = data;
+    if (data.cacherator_trail !== 1 || typeof from !== "string" || typeof to !== "string" || typeof journal !== "string") return undefined;
+    if (!isCount(start) || !isCount(bytes) || !isCount(fileBytes) || start > bytes) return undefined;
+    return { header: { from, to, journal, start, bytes, fileBytes }, base: end + 1 };
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}

@@ -1,0 +1,101 @@
+/**
+ * After another process's fold, a process that had read the old file follows the fold's trail (only
+ * the journal lines it had not read) instead of reading the new file whole; anything that breaks the
+ * chain from what it read to the file there now sends it back to reading the file whole.
+ *
+ * The probe: an entry whose method's TTL has passed is appended to the journal, and the folder's fold
+ * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
+ * has it (it read the journal line); one that read the new file whole does not.
+ */
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CacheLog } from "../src/logger.js";
+import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
+import { loadedEntry } from "../src/store/memory-table.js";
+import { LocalFileStore } from "../src/store/local-file-store.js";
+import { tempDir } from "./helpers.js";
+
+const log = new CacheLog(false);
+const DAY = 86_400_000;
+
+/** A cache file of about 1.5 MB (past the size from which folds leave a trail). */
+function bigFile(path: string): void {
+  const now = Date.now();
+  const lines = function* (): Generator<[string, string]> {
+    for (let i = 0; i < 6_000; i++) yield [`fill(${i},){}`, entryText("x".repeat(200), now, false)];
+  };
+  writeFileSync(path, serializeCacheFile("trail", lines(), [], now));
+}
+
+function open(path: string): LocalFileStore {
+  const store = new LocalFileStore({ path, dataId: "trail", log });
+  store.load();
+  return store;
+}
+
+function scenario(): { path: string; folder: LocalFileStore; follower: LocalFileStore } {
+  const path = join(tempDir(), "trail.json");
+  bigFile(path);
+  const folder = open(path);
+  const follower = open(path);
+  folder.noteTtl("old", DAY); // the folder prunes old()'s entries past a day
+  folder.set("old(){}", loadedEntry("stale", Date.now() - 2 * DAY, false, undefined));
+  folder.set("new(){}", loadedEntry("fresh", Date.now(), false, undefined));
+  return { path, folder, follower };
+}
+
+describe("the trail of a fold", () => {
+  it("lets a process that read the old file read only the journal lines it had not read", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true); // appended
+    expect(await folder.compact()).toBe(true); // folded, without old(){} (expired)
+    expect(existsSync(`${path}.journal.folded`)).toBe(true);
+    follower.refresh();
+    expect(follower.get("new(){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // read from the trail, not from the file
+    expect(follower.get("fill(5999,){}")).toBeDefined();
+    // It now knows the new file: a later change reaches it through the new journal.
+    folder.set("later(){}", loadedEntry("l", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true);
+    follower.refresh();
+    expect(follower.get("later(){}")).toBeDefined();
+  });
+
+  it("without the trail, the new file is read whole (the probe entry is absent)", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    rmSync(`${path}.journal.folded`);
+    follower.refresh();
+    expect(follower.get("new(){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeUndefined();
+  });
+
+  it("a trail that does not lead from what a process read to the file there now is not followed (two folds)", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    // A second fold: its trail starts from the first fold's file, which the follower never read.
+    folder.set("second(){}", loadedEntry("s", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    follower.refresh();
+    expect(follower.get("second(){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeUndefined(); // read whole
+  });
+
+  it("a process further behind than the trail reaches reads the file whole", async () => {
+    const { path, folder, follower } = scenario();
+    // More than the trail keeps (8 MB) appended before the fold, none of it read by the follower.
+    for (let i = 0; i < 9; i++) {
+      for (let k = 0; k < 40; k++) folder.set(`bulk(${i},${k}){}`, loadedEntry("y".repeat(25_000), Date.now(), false, undefined));
+      expect(await folder.flush()).toBe(true);
+    }
+    expect(await folder.compact()).toBe(true);
+    expect(existsSync(`${path}.journal.folded`)).toBe(true);
+    follower.refresh();
+    expect(follower.get("bulk(8,39){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeUndefined(); // the trail did not reach back to it: read whole
+  });
+});
