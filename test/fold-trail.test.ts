@@ -73,7 +73,7 @@ describe("the trail of a fold", () => {
   });
 
   it("a trail that does not lead from what a process read to the file there now is not followed (two folds)", async () => {
-    const { path, folder, follower } = scenario();
+    const { folder, follower } = scenario();
     expect(await folder.flush()).toBe(true);
     expect(await folder.compact()).toBe(true);
     // A second fold: its trail starts from the first fold's file, which the follower never read.
