@@ -26,6 +26,8 @@ export interface ScaleSettings {
   openSamples: number;
   /** Hits served before and after the other process's fold in scenario 3, ms. */
   hitMs: number;
+  /** Scenario 4: runs of the baseline child (no cache) whose exit time is the reference. */
+  exitBaselineRuns: number;
   /** Scenario 4a: caches, each with one pending miss, at exit. */
   exitCaches: number;
   /** Scenario 4b: entries of the one cache open at exit. */
@@ -45,8 +47,9 @@ export interface ScaleSettings {
 export const SCALE_QUICK: ScaleSettings = {
   label: "quick",
   bigEntries: 80_000,
-  openSamples: 3,
-  hitMs: 1_500,
+  openSamples: 2,
+  hitMs: 1_000,
+  exitBaselineRuns: 1,
   exitCaches: 2_000,
   exitEntries: 100_000,
   memoryEntries: 100_000,
@@ -61,6 +64,7 @@ export const SCALE_FULL: ScaleSettings = {
   bigEntries: 550_000,
   openSamples: 5,
   hitMs: 2_500,
+  exitBaselineRuns: 3,
   exitCaches: 10_000,
   exitEntries: 1_000_000,
   memoryEntries: 1_000_000,
@@ -352,9 +356,9 @@ async function scenarioExit(settings: ScaleSettings): Promise<Scenario> {
   const targets: ScaleTarget[] = [];
   // Baseline: a child with no caches.
   const empties: ExitMeasure[] = [];
-  for (let k = 0; k < 3; k++) empties.push(exitTimes(await runChild("exit-empty", {})));
+  for (let k = 0; k < settings.exitBaselineRuns; k++) empties.push(exitTimes(await runChild("exit-empty", {})));
   const baseline = median(empties.map((e) => e.totalMs));
-  rows.push(["4. exit, baseline", "a child with no cache", `${ms(baseline)} to the parent's 'exit'`, "", "median of 3"]);
+  rows.push(["4. exit, baseline", "a child with no cache", `${ms(baseline)} to the parent's 'exit'`, "", `median of ${settings.exitBaselineRuns}`]);
 
   // (a) many caches, one pending miss each.
   const dirA = freshDir("scale-exit-many");
