@@ -18,6 +18,7 @@ import { formatCount, formatNs, formatRatio, sectionMarkdown, sectionText, type 
 import { removeAllDirs } from "./temp.js";
 import { hasGc, sinkValue } from "./timing.js";
 import { measureWritePath } from "./write-path.js";
+import { measureScale, scaleSettings } from "./scale.js";
 
 const quick = process.argv.includes("--quick");
 
@@ -122,6 +123,10 @@ async function main(): Promise<void> {
   const writePath = await measureWritePath(settings.writePath, progress);
   emit(writePath.section);
 
+  progress("large caches: stalls, exit, memory (child processes)");
+  const scale = await measureScale(scaleSettings(quick), progress);
+  emit(scale.section);
+
   progress("opening warm caches");
   const open = await measureOpen(settings.openSizes, settings.openSamples);
   emit(open.section);
@@ -186,6 +191,7 @@ async function main(): Promise<void> {
   if (l2.hitRatio === undefined) targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: "not measured", pass: false, verdict: "n/a" });
   else targets.push({ name: "L2 hit vs raw GetItem (DynamoDB Local)", goal: l2Goal, measured: formatRatio(l2.hitRatio), pass: l2.hitRatio <= 1.3 });
   targets.push(...writePath.targets);
+  targets.push(...scale.targets);
   emit({
     title: "Targets",
     notes: quick ? ["QUICK run: a smoke test; these verdicts are indicative only and never fail the run"] : ["the gap is what the next work closes; a FAIL does not fail the run"],
