@@ -55,6 +55,7 @@ const openJournals = new Map<string, OpenJournal>();
 export class JournalAppender {
   #syncing: Promise<void> | undefined;
   #next: Promise<void> | undefined;
+  #warming = false;
 
   constructor(
     readonly path: string,
@@ -99,6 +100,27 @@ export class JournalAppender {
       return this.#startSync();
     });
     return this.#next;
+  }
+
+  /**
+   * Opens (creating) the journal in the background, so that the first append — perhaps at exit, when
+   * ten thousand caches append at once — need not create a file (a create costs far more than a write).
+   */
+  warm(): void {
+    if (this.#warming || openJournals.has(this.path)) return;
+    this.#warming = true;
+    fs.open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode(), (error, fd) => {
+      this.#warming = false;
+      if (error) return; // the append will say why
+      fs.fstat(fd, (statError, stat) => {
+        if (statError || openJournals.has(this.path)) {
+          fs.close(fd, noop);
+          return;
+        }
+        openJournals.set(this.path, { fd, ino: stat.ino, dev: stat.dev, syncing: 0, retired: false });
+        if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
+      });
+    });
   }
 
   /** Closes the descriptor (a store that is dropped; the next append opens it again). */

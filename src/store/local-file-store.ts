@@ -94,6 +94,7 @@ export class LocalFileStore {
   #foldTimer: NodeJS.Timeout | undefined;
   #folding: Promise<boolean> | undefined;
   #foldRetries = 0;
+  #journalWarm = false;
   /** When a miss last looked at the disk (ms). */
   #missRefreshAt = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
@@ -270,6 +271,10 @@ export class LocalFileStore {
   // --- Writing --------------------------------------------------------------------------------------
 
   markDirty(): void {
+    if (!this.#journalWarm) {
+      this.#journalWarm = true;
+      this.#journal.warm();
+    }
     this.#scheduler.markDirty();
   }
 
