@@ -180,6 +180,8 @@ async function fold(p: Params): Promise<void> {
   cache.row(missAt);
   const missMs = performance.now() - t0;
   await JSONCache.flushAll();
+  // The write appends; the fold of a journal larger than the file follows in the background.
+  while (fs.statSync(path).ino === before.ino && performance.now() - t0 < 300_000) await sleep(10);
   const flushMs = performance.now() - t0;
   const stallMs = await probe.maxMs();
   probe.stop();
