@@ -406,30 +406,31 @@ export class LocalFileStore {
     }
   }
 
-  /** The file text for the current state, without expired entries, in chunks. */
+  /** The file's text for the current state, without expired entries, in chunks made as they are written. */
   #snapshot(): Iterable<string> {
-    this.#pruneExpired();
     const table = this.#table;
-    return [serializeCacheFile(this.dataId, this.#entryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears })];
+    return [serializeCacheFile(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears })];
   }
 
-  /** Drops entries whose function's TTL (as called in this process) has passed. */
-  #pruneExpired(): void {
-    if (this.#ttls.size === 0) return;
+  /**
+   * Each entry's line, leaving out (and then removing) those whose function's TTL, as called in this
+   * process, has passed. Iterates the table as it is: entries set meanwhile are appended to the journal
+   * anyway, and a removal meanwhile is a journal line that applies after the file.
+   */
+  *#liveEntryLines(): Generator<[string, string]> {
     const now = Date.now();
+    const ttls = this.#ttls;
     const expired: string[] = [];
     for (const [key, entry] of this.#table.entries()) {
-      const ttl = entry.meta?.ttlMs ?? this.#ttls.get(functionOfKey(key));
-      if (ttl !== undefined && now - entry.time >= ttl) expired.push(key);
-    }
-    this.#table.removeKeys(expired);
-  }
-
-  *#entryLines(): Generator<[string, string]> {
-    for (const [key] of [...this.#table.entries()]) {
+      const ttl = entry.meta?.ttlMs ?? (ttls.size === 0 ? undefined : ttls.get(functionOfKey(key)));
+      if (ttl !== undefined && now - entry.time >= ttl) {
+        expired.push(key);
+        continue;
+      }
       const text = this.#entryTextOf(key);
       if (text !== undefined) yield [key, text];
     }
+    this.#table.removeKeys(expired);
   }
 
   #countWritten(bytes: number): void {
