@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import { TAG, foreignValue } from "../codec.js";
-import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
+import { mayHoldLongIntegers, parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import { parseTimestamp, pythonLocalTimestamp } from "../time.js";
 
 export const FORMAT_VERSION = 1;
@@ -45,8 +45,17 @@ export type EntrySink = (key: string, raw: unknown, time: number, async: boolean
 /** The file parsed as JSON but is not a cache file (another program's file, or a partial one). */
 export class ForeignFileError extends Error {}
 
-/** Parses a cache file in one pass, handing each entry to `onEntry` as it goes. */
+/**
+ * Parses a cache file, handing each entry to `onEntry`. A file this library wrote (its layout, its
+ * marker at the end) is read line by line without building the whole JSON tree (`parseOwnFile`);
+ * anything else (the Python library's files, hand-edited ones) goes through one JSON.parse.
+ */
 export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFile {
+  return parseOwnFile(text, onEntry) ?? parseAnyFile(text, onEntry);
+}
+
+/** Parses a cache file in one pass of JSON.parse (with the long-integer pass where needed). */
+function parseAnyFile(text: string, onEntry: EntrySink): LoadedCacheFile {
   const data = parseEncodedJson(text);
   if (!isRecord(data) || !isRecord(data._json_cache_func_cache)) {
     throw new ForeignFileError("it is JSON, but not a cache file (no _json_cache_func_cache object)");
@@ -72,6 +81,151 @@ export function parseCacheFile(text: string, onEntry: EntrySink): LoadedCacheFil
   const savedAt = typeof data._json_cache_last_save_date === "string" ? parseTimestamp(data._json_cache_last_save_date) : undefined;
   const markedTime = marker !== undefined && typeof marker.vars_ms === "number" ? marker.vars_ms : undefined;
   return { variables, skipped, variablesTime: markedTime ?? savedAt ?? 0, clears: parseClears(marker?.clears), ours: marker !== undefined };
+}
+
+// --- Reading a file this library wrote ------------------------------------------------------------
+
+const FILE_START = '{\n    "_json_cache_func_cache": {';
+const ENTRIES_END = "\n    },";
+const SAVE_DATE_LINE = '\n    "_json_cache_last_save_date": ';
+const ENTRY_INDENT = "        ";
+const KEY_END = '": {"value": ';
+const DATE_FIELD = ', "date": "';
+/** `YYYY-MM-DDTHH:MM:SS.ffffff`: the writer always gives six fraction digits. */
+const DATE_LENGTH = 26;
+const EPOCH_FIELD = '", "epoch_ms": ';
+const ASYNC_END = ', "async": true}';
+/** V8 keeps a substring of 13 or more characters as a view of its parent: such keys are copied (JSON.parse). */
+const SHORT_KEY = 14;
+
+/**
+ * Reads a file in the layout `serializeCacheFile` writes, without JSON.parse of the whole text: the
+ * part after the entries (save date, attributes, marker) is parsed as JSON; each entry line is cut
+ * at its fields, its value parsed alone (small integers by hand), its key and time read directly,
+ * and its date (which we do not need) skipped. Lines with more fields (ttl, version, expiry) are
+ * parsed as JSON whole. Returns `undefined`, having handed out nothing, when the text is not in that
+ * layout or has no marker (the Python library's rewrites): the caller parses it the general way.
+ *
+ * The marker's `long_ints: false` (the writer saw no integer literal of 16 or more digits) lets
+ * values skip the scan for integers that JSON.parse would round; without it (older files) each value
+ * is scanned, which costs little as values are parsed one by one.
+ */
+function parseOwnFile(text: string, onEntry: EntrySink): LoadedCacheFile | undefined {
+  if (!text.startsWith(FILE_START) || !text.endsWith("}\n}\n")) return undefined;
+  const restAt = text.lastIndexOf(SAVE_DATE_LINE);
+  if (restAt < FILE_START.length) return undefined;
+  let rest: unknown;
+  try {
+    rest = parseEncodedJson(`{${text.slice(restAt + 1)}`);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(rest) || !isRecord(rest._cacherator) || "_json_cache_func_cache" in rest) return undefined;
+  const marker = rest._cacherator;
+  const parseValue = marker.long_ints === false ? parsePlainJson : parseEncodedJson;
+
+  const keys: string[] = [];
+  const raws: unknown[] = [];
+  const times: number[] = [];
+  const asyncs: boolean[] = [];
+  const metas: (EntryMeta | undefined)[] = [];
+  let skipped = 0;
+  if (restAt === FILE_START.length + 2) {
+    if (!text.startsWith("},", FILE_START.length)) return undefined;
+  } else {
+    const end = restAt - ENTRIES_END.length;
+    if (!text.startsWith(ENTRIES_END, end) || text.charCodeAt(FILE_START.length) !== NEWLINE) return undefined;
+    try {
+      let pos = FILE_START.length + 1;
+      for (;;) {
+        const lineEnd = text.indexOf("\n", pos);
+        const last = lineEnd === end;
+        const brace = last ? lineEnd - 1 : lineEnd - 2;
+        if (lineEnd > end || text.charCodeAt(brace) !== CLOSE_BRACE || (!last && text.charCodeAt(lineEnd - 1) !== COMMA)) return undefined;
+        if (!text.startsWith(ENTRY_INDENT, pos) || text.charCodeAt(pos + ENTRY_INDENT.length) !== QUOTE) return undefined;
+        const keyEnd = text.indexOf(KEY_END, pos + ENTRY_INDENT.length + 1);
+        if (keyEnd < 0 || keyEnd > brace) return undefined;
+        const literal = text.slice(pos + ENTRY_INDENT.length, keyEnd + 1);
+        const key = literal.length <= SHORT_KEY && !literal.includes("\\") ? literal.slice(1, -1) : (JSON.parse(literal) as string);
+        if (key !== ATTRIBUTE_TAGS_KEY) {
+          // Read from the end of the line back: `…, "date": "<26>", "epoch_ms": <digits>[, "async": true]}`.
+          const valueAt = keyEnd + KEY_END.length;
+          const async = text.charCodeAt(brace - 1) === LETTER_E && text.startsWith(ASYNC_END, brace + 1 - ASYNC_END.length);
+          const digitsEnd = async ? brace + 1 - ASYNC_END.length : brace;
+          let digitsAt = digitsEnd;
+          for (let c = text.charCodeAt(digitsAt - 1); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(--digitsAt - 1));
+          const dateAt = digitsAt - EPOCH_FIELD.length - DATE_LENGTH - DATE_FIELD.length;
+          if (
+            digitsAt < digitsEnd && digitsEnd - digitsAt <= 15 && dateAt >= valueAt &&
+            text.startsWith(EPOCH_FIELD, digitsAt - EPOCH_FIELD.length) && text.startsWith(DATE_FIELD, dateAt)
+          ) {
+            let time = 0;
+            for (let i = digitsAt; i < digitsEnd; i++) time = time * 10 + (text.charCodeAt(i) - DIGIT_0);
+            keys.push(key);
+            raws.push(smallInteger(text, valueAt, dateAt) ?? parseValue(text.slice(valueAt, dateAt)));
+            times.push(time);
+            asyncs.push(async);
+            metas.push(undefined);
+          } else {
+            // More fields than value, date, epoch_ms and async: the line's object as JSON.
+            const entry = parseValue(text.slice(keyEnd + 3, brace + 1));
+            const time = isRecord(entry) && "value" in entry ? entryTime(entry) : undefined;
+            if (time === undefined) {
+              skipped++;
+            } else {
+              const record = entry as Record<string, unknown>;
+              keys.push(key);
+              raws.push(typeof record.epoch_ms === "number" ? record.value : foreignValue(record.value));
+              times.push(time);
+              asyncs.push(record.async === true);
+              metas.push(entryMeta(record));
+            }
+          }
+        }
+        if (last) break;
+        pos = lineEnd + 1;
+      }
+    } catch {
+      return undefined;
+    }
+  }
+  for (let i = 0; i < keys.length; i++) onEntry(keys[i] as string, raws[i], times[i] as number, asyncs[i] as boolean, metas[i]);
+  const variables = isRecord(rest._json_cache_variable_cache) ? rest._json_cache_variable_cache : {};
+  const savedAt = typeof rest._json_cache_last_save_date === "string" ? parseTimestamp(rest._json_cache_last_save_date) : undefined;
+  const markedTime = typeof marker.vars_ms === "number" ? marker.vars_ms : undefined;
+  return { variables, skipped, variablesTime: markedTime ?? savedAt ?? 0, clears: parseClears(marker.clears), ours: true };
+}
+
+const NEWLINE = 10;
+const QUOTE = 34;
+const COMMA = 44;
+const CLOSE_BRACE = 125;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+const LETTER_E = 101;
+
+/** The integer `text[from, to)` spells, if it is a plain one of at most 15 digits (exact as a double); else undefined. */
+function smallInteger(text: string, from: number, to: number): number | undefined {
+  let i = from;
+  const negative = text.charCodeAt(i) === 45;
+  if (negative) i++;
+  if (to - i < 1 || to - i > 15 || (text.charCodeAt(i) === DIGIT_0 && to - i > 1)) return undefined;
+  let value = 0;
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < DIGIT_0 || c > DIGIT_9) return undefined;
+    value = value * 10 + (c - DIGIT_0);
+  }
+  return negative ? (value === 0 ? undefined : -value) : value;
+}
+
+/** JSON.parse, falling back to the token pass for bare NaN/Infinity. */
+function parsePlainJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return parseEncodedJson(text);
+  }
 }
 
 /**
@@ -173,7 +327,7 @@ export interface MarkerExtras {
   clears?: ReadonlyMap<string, number>;
 }
 
-/** The whole file from already-serialised entry lines and attributes. */
+/** The whole file from already-serialised entry lines and attributes (`serializeCacheFileChunks`, joined). */
 export function serializeCacheFile(
   dataId: string,
   entryLines: Iterable<[key: string, text: string]>,
@@ -181,8 +335,32 @@ export function serializeCacheFile(
   savedAt: number,
   extras: MarkerExtras = {},
 ): string {
-  const parts: string[] = ['{\n    "_json_cache_func_cache": {'];
+  let text = "";
+  for (const chunk of serializeCacheFileChunks(dataId, entryLines, variables, savedAt, extras)) text += chunk;
+  return text;
+}
+
+/**
+ * The file of `serializeCacheFile` in pieces of about `chunkBytes` characters each (the last one
+ * shorter; a line is never split), made as they are consumed: a fold can write a file larger than
+ * the longest string V8 can hold. Concatenated, the chunks are exactly `serializeCacheFile`'s text.
+ *
+ * The marker records `"long_ints": false` when no entry line holds an integer literal of 16 or more
+ * digits (a BigInt past 2^53 is written as one; the scan may also count digits inside a string,
+ * which only costs the reader its per-value scan): readers of such a file skip that scan.
+ */
+export function* serializeCacheFileChunks(
+  dataId: string,
+  entryLines: Iterable<[key: string, text: string]>,
+  variables: Iterable<[name: string, text: string]>,
+  savedAt: number,
+  extras: MarkerExtras = {},
+  chunkBytes = 1 << 20,
+): Generator<string, void, undefined> {
+  let parts: string[] = ['{\n    "_json_cache_func_cache": {'];
+  let length = 0;
   let first = true;
+  let longIntegers = false;
   const variableLines = [...variables];
   const tagsLine = attributeTagsLine(variableLines, savedAt);
   if (tagsLine !== undefined) {
@@ -190,23 +368,39 @@ export function serializeCacheFile(
     first = false;
   }
   for (const [key, text] of entryLines) {
-    parts.push(`${first ? "" : ","}\n        ${JSON.stringify(key)}: ${text}`);
+    const line = `${first ? "" : ","}\n        ${JSON.stringify(key)}: ${text}`;
+    parts.push(line);
     first = false;
+    if (!longIntegers && mayHoldLongIntegers(text)) longIntegers = true;
+    length += line.length;
+    if (length >= chunkBytes) {
+      yield parts.join("");
+      parts = [];
+      length = 0;
+    }
   }
   parts.push(first ? "},\n" : "\n    },\n");
   parts.push(`    "_json_cache_last_save_date": "${pythonLocalTimestamp(savedAt)}",\n`);
   parts.push('    "_json_cache_variable_cache": {');
   first = true;
   for (const [name, text] of variableLines) {
-    parts.push(`${first ? "" : ","}\n        ${JSON.stringify(name)}: ${text}`);
+    const line = `${first ? "" : ","}\n        ${JSON.stringify(name)}: ${text}`;
+    parts.push(line);
     first = false;
+    length += line.length;
+    if (length >= chunkBytes) {
+      yield parts.join("");
+      parts = [];
+      length = 0;
+    }
   }
   parts.push(first ? "},\n" : "\n    },\n");
   let marker = `"format": ${FORMAT_VERSION}, "data_id": ${JSON.stringify(dataId)}`;
   if (extras.variablesTime) marker += `, "vars_ms": ${extras.variablesTime}`;
   if (extras.clears !== undefined && extras.clears.size > 0) marker += `, "clears": ${JSON.stringify(Object.fromEntries(extras.clears))}`;
+  marker += `, "long_ints": ${longIntegers}`;
   parts.push(`    "_cacherator": {${marker}}\n}\n`);
-  return parts.join("");
+  yield parts.join("");
 }
 
 /** A map of clear times as stored in a journal line or in the cache file's marker. */
