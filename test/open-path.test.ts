@@ -94,7 +94,11 @@ describe("reading a file this library wrote", () => {
     { $cacherator: "not a tag" }, new Uint8Array([1, 2, 3]), /re/g,
   ];
   const keys = ["f(1,){}", "short", "a key of more than thirteen characters(1,){}", "k'\"\\\n\u2028(){}", "ключ(1,){}", "__proto__", "", "x".repeat(300)];
-  const metas: (EntryMeta | undefined)[] = [undefined, { ttlMs: 5000 }, { version: "v2" }, { ttlMs: Number.POSITIVE_INFINITY, version: "x\"y", expiresMs: NOW + 5000, staleMs: 100 }, { expiresMs: Number.POSITIVE_INFINITY }];
+  const metas: (EntryMeta | undefined)[] = [
+    undefined, { ttlMs: 5000 }, { version: "v2" }, { ttlMs: Number.POSITIVE_INFINITY, version: "x\"y", expiresMs: NOW + 5000, staleMs: 100 },
+    { expiresMs: Number.POSITIVE_INFINITY }, { expiresMs: NOW + 1 }, { expiresMs: NOW + 1, staleMs: 0 }, { ttlMs: 0, expiresMs: NOW, staleMs: Number.POSITIVE_INFINITY },
+    { staleMs: 5 }, { version: "Infinity", expiresMs: 7 }, { ttlMs: 1.5, expiresMs: 2 ** 60 },
+  ];
 
   it("gives what the general reader gives, for values of every kind, keys needing escapes, async entries and entries with rules", () => {
     const lines: [string, string][] = [];
@@ -106,6 +110,10 @@ describe("reading a file this library wrote", () => {
     const fast = parse(text);
     expect(fast).toEqual(parseGeneral(text));
     expect(fast.entries).toHaveLength(values.length);
+    // Every line was read by the line reader: with a key written twice, it hands out one entry more than JSON.parse does.
+    const twice = file([...lines, lines[0] as [string, string]]);
+    expect(parse(twice).entries).toHaveLength(values.length + 1);
+    expect(parseGeneral(twice).entries).toHaveLength(values.length);
     expect(fast.rest.ours).toBe(true);
     expect(fast.rest.variables.big).toBe(`${PLACEHOLDER}int:18446744073709551616`);
     expect(fast.entries.find(([key]) => key.endsWith(`#${values.indexOf(2n ** 64n)}`))?.[1]).toBe(`${PLACEHOLDER}int:18446744073709551616`);
@@ -115,9 +123,9 @@ describe("reading a file this library wrote", () => {
     fc.assert(
       fc.property(
         // Keys are unique, as in every file we write (they come from a Map).
-        fc.uniqueArray(fc.tuple(fc.string(), fc.jsonValue(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 45 })), { maxLength: 20, selector: ([key]) => key }),
+        fc.uniqueArray(fc.tuple(fc.string(), fc.jsonValue(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 45 }), fc.constantFrom(...metas)), { maxLength: 20, selector: ([key]) => key }),
         (items) => {
-          const text = file(items.map(([key, value, async, time]) => [key, entryText(encodeValue(value), time, async)]));
+          const text = file(items.map(([key, value, async, time, meta]) => [key, entryText(encodeValue(value), time, async, meta)]));
           // JSON.parse lists integer-like keys ("0") first; the line reader keeps the file's order.
           const byKey = (parsed: Parsed) => ({ ...parsed, entries: [...parsed.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) });
           expect(byKey(parse(text))).toEqual(byKey(parseGeneral(text)));

@@ -94,7 +94,11 @@ const DATE_FIELD = ', "date": "';
 /** `YYYY-MM-DDTHH:MM:SS.ffffff`: the writer always gives six fraction digits. */
 const DATE_LENGTH = 26;
 const EPOCH_FIELD = '", "epoch_ms": ';
-const ASYNC_END = ', "async": true}';
+const ASYNC_FIELD = ', "async": true';
+const TTL_FIELD = ', "ttl_ms": ';
+const EXPIRES_FIELD = ', "expires_ms": ';
+const STALE_FIELD = ', "stale_ms": ';
+const INFINITY_TEXT = '"Infinity"';
 /** V8 keeps a substring of 13 or more characters as a view of its parent: such keys are copied (JSON.parse). */
 const SHORT_KEY = 14;
 
@@ -149,14 +153,22 @@ function parseOwnFile(text: string, onEntry: EntrySink): LoadedCacheFile | undef
         const key = literal.length <= SHORT_KEY && !literal.includes("\\") ? literal.slice(1, -1) : (JSON.parse(literal) as string);
         if (key !== ATTRIBUTE_TAGS_KEY) {
           // Read from the end of the line back: `…, "date": "<26>", "epoch_ms": <digits>[, "async": true]}`.
+          // Optional fields come last, in entryText's order: async, ttl_ms, (version: JSON-parsed), expires_ms, stale_ms.
           const valueAt = keyEnd + KEY_END.length;
-          const async = text.charCodeAt(brace - 1) === LETTER_E && text.startsWith(ASYNC_END, brace + 1 - ASYNC_END.length);
-          const digitsEnd = async ? brace + 1 - ASYNC_END.length : brace;
+          let fieldsAt = brace;
+          const staleMs = trailingMs(text, fieldsAt, STALE_FIELD);
+          if (staleMs !== undefined) fieldsAt = trailingAt;
+          const expiresMs = trailingMs(text, fieldsAt, EXPIRES_FIELD);
+          if (expiresMs !== undefined) fieldsAt = trailingAt;
+          const ttlMs = trailingMs(text, fieldsAt, TTL_FIELD);
+          if (ttlMs !== undefined) fieldsAt = trailingAt;
+          const async = text.charCodeAt(fieldsAt - 1) === LETTER_E && text.startsWith(ASYNC_FIELD, fieldsAt - ASYNC_FIELD.length);
+          const digitsEnd = async ? fieldsAt - ASYNC_FIELD.length : fieldsAt;
           let digitsAt = digitsEnd;
           for (let c = text.charCodeAt(digitsAt - 1); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(--digitsAt - 1));
           const dateAt = digitsAt - EPOCH_FIELD.length - DATE_LENGTH - DATE_FIELD.length;
           if (
-            digitsAt < digitsEnd && digitsEnd - digitsAt <= 15 && dateAt >= valueAt &&
+            digitsAt < digitsEnd && digitsEnd - digitsAt <= 15 && (text.charCodeAt(digitsAt) !== DIGIT_0 || digitsEnd - digitsAt === 1) && dateAt >= valueAt &&
             text.startsWith(EPOCH_FIELD, digitsAt - EPOCH_FIELD.length) && text.startsWith(DATE_FIELD, dateAt)
           ) {
             let time = 0;
@@ -165,7 +177,8 @@ function parseOwnFile(text: string, onEntry: EntrySink): LoadedCacheFile | undef
             raws.push(smallInteger(text, valueAt, dateAt) ?? parseValue(text.slice(valueAt, dateAt)));
             times.push(time);
             asyncs.push(async);
-            metas.push(undefined);
+            // As entryMeta gives it: a stale window alone is no meta.
+            metas.push(ttlMs === undefined && expiresMs === undefined ? undefined : { ttlMs, version: undefined, expiresMs, staleMs });
           } else {
             // More fields than value, date, epoch_ms and async: the line's object as JSON.
             const entry = parseValue(text.slice(keyEnd + 3, brace + 1));
@@ -203,6 +216,31 @@ const CLOSE_BRACE = 125;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const LETTER_E = 101;
+
+/** Where the field found by the last `trailingMs` starts. */
+let trailingAt = 0;
+
+/**
+ * The ms of a field `<field><digits or "Infinity">` ending right before `end`, as entryMeta reads it
+ * (at most 15 digits); `trailingAt` is then where the field starts. Undefined when it is not there.
+ */
+function trailingMs(text: string, end: number, field: string): number | undefined {
+  let at = end;
+  let ms: number;
+  if (text.charCodeAt(end - 1) === QUOTE) {
+    at = end - INFINITY_TEXT.length;
+    if (!text.startsWith(INFINITY_TEXT, at)) return undefined;
+    ms = Number.POSITIVE_INFINITY;
+  } else {
+    for (let c = text.charCodeAt(at - 1); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(--at - 1));
+    if (at === end || end - at > 15 || (text.charCodeAt(at) === DIGIT_0 && end - at > 1)) return undefined;
+    ms = 0;
+    for (let i = at; i < end; i++) ms = ms * 10 + (text.charCodeAt(i) - DIGIT_0);
+  }
+  if (!text.startsWith(field, at - field.length)) return undefined;
+  trailingAt = at - field.length;
+  return ms;
+}
 
 /** The integer `text[from, to)` spells, if it is a plain one of at most 15 digits (exact as a double); else undefined. */
 function smallInteger(text: string, from: number, to: number): number | undefined {
