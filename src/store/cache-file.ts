@@ -329,16 +329,21 @@ export function hasOwnRules(meta: EntryMeta | undefined): meta is EntryMeta {
   return meta !== undefined && (meta.ttlMs !== undefined || meta.version !== undefined);
 }
 
-/** The text of one entry line. `encodedValue` is the output of `encodeValue`. */
+/**
+ * The text of one entry line. `encodedValue` is the output of `encodeValue`. Made with a join, so it
+ * is one flat string: pieces joined with `+` stay a tree of pieces in V8 (about 2.5 times the memory)
+ * for as long as the entry keeps its line.
+ */
 export function entryText(encodedValue: unknown, time: number, async: boolean, meta?: EntryMeta): string {
   const date = pythonLocalTimestamp(time);
-  let text = `{"value": ${stringifyEncoded(encodedValue)}, "date": "${date}", "epoch_ms": ${time}`;
-  if (async) text += ', "async": true';
-  if (meta?.ttlMs !== undefined) text += `, "ttl_ms": ${Number.isFinite(meta.ttlMs) ? meta.ttlMs : '"Infinity"'}`;
-  if (meta?.version !== undefined) text += `, "version": ${JSON.stringify(meta.version)}`;
-  if (meta?.expiresMs !== undefined) text += `, "expires_ms": ${Number.isFinite(meta.expiresMs) ? meta.expiresMs : '"Infinity"'}`;
-  if (meta?.staleMs !== undefined) text += `, "stale_ms": ${Number.isFinite(meta.staleMs) ? meta.staleMs : '"Infinity"'}`;
-  return `${text}}`;
+  const parts = ['{"value": ', stringifyEncoded(encodedValue), ', "date": "', date, '", "epoch_ms": ', String(time)];
+  if (async) parts.push(', "async": true');
+  if (meta?.ttlMs !== undefined) parts.push(', "ttl_ms": ', Number.isFinite(meta.ttlMs) ? String(meta.ttlMs) : '"Infinity"');
+  if (meta?.version !== undefined) parts.push(', "version": ', JSON.stringify(meta.version));
+  if (meta?.expiresMs !== undefined) parts.push(', "expires_ms": ', Number.isFinite(meta.expiresMs) ? String(meta.expiresMs) : '"Infinity"');
+  if (meta?.staleMs !== undefined) parts.push(', "stale_ms": ', Number.isFinite(meta.staleMs) ? String(meta.staleMs) : '"Infinity"');
+  parts.push("}");
+  return parts.join("");
 }
 
 /** The optional fields of a parsed entry. */
