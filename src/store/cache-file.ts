@@ -156,20 +156,32 @@ function parseOwnFile(text: string, onEntry: EntrySink): LoadedCacheFile | undef
           // Optional fields come last, in entryText's order: async, ttl_ms, (version: JSON-parsed), expires_ms, stale_ms.
           const valueAt = keyEnd + KEY_END.length;
           let fieldsAt = brace;
-          const staleMs = trailingMs(text, fieldsAt, STALE_FIELD);
-          if (staleMs !== undefined) fieldsAt = trailingAt;
-          const expiresMs = trailingMs(text, fieldsAt, EXPIRES_FIELD);
-          if (expiresMs !== undefined) fieldsAt = trailingAt;
-          const ttlMs = trailingMs(text, fieldsAt, TTL_FIELD);
-          if (ttlMs !== undefined) fieldsAt = trailingAt;
-          const async = text.charCodeAt(fieldsAt - 1) === LETTER_E && text.startsWith(ASYNC_FIELD, fieldsAt - ASYNC_FIELD.length);
+          let at = numberStart(text, fieldsAt);
+          let staleMs: number | undefined;
+          let expiresMs: number | undefined;
+          let ttlMs: number | undefined;
+          if (at < fieldsAt && text.startsWith(STALE_FIELD, at - STALE_FIELD.length)) {
+            staleMs = msOf(text, at, fieldsAt);
+            fieldsAt = at - STALE_FIELD.length;
+            at = numberStart(text, fieldsAt);
+          }
+          if (at < fieldsAt && text.startsWith(EXPIRES_FIELD, at - EXPIRES_FIELD.length)) {
+            expiresMs = msOf(text, at, fieldsAt);
+            fieldsAt = at - EXPIRES_FIELD.length;
+            at = numberStart(text, fieldsAt);
+          }
+          if (at < fieldsAt && text.startsWith(TTL_FIELD, at - TTL_FIELD.length)) {
+            ttlMs = msOf(text, at, fieldsAt);
+            fieldsAt = at - TTL_FIELD.length;
+            at = numberStart(text, fieldsAt);
+          }
+          const async = at === fieldsAt && text.charCodeAt(fieldsAt - 1) === LETTER_E && text.startsWith(ASYNC_FIELD, fieldsAt - ASYNC_FIELD.length);
           const digitsEnd = async ? fieldsAt - ASYNC_FIELD.length : fieldsAt;
-          let digitsAt = digitsEnd;
-          for (let c = text.charCodeAt(digitsAt - 1); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(--digitsAt - 1));
+          const digitsAt = async ? numberStart(text, digitsEnd) : at;
           const dateAt = digitsAt - EPOCH_FIELD.length - DATE_LENGTH - DATE_FIELD.length;
           if (
-            digitsAt < digitsEnd && digitsEnd - digitsAt <= 15 && (text.charCodeAt(digitsAt) !== DIGIT_0 || digitsEnd - digitsAt === 1) && dateAt >= valueAt &&
-            text.startsWith(EPOCH_FIELD, digitsAt - EPOCH_FIELD.length) && text.startsWith(DATE_FIELD, dateAt)
+            digitsAt < digitsEnd && text.charCodeAt(digitsAt) !== QUOTE && staleMs === staleMs && expiresMs === expiresMs && ttlMs === ttlMs && dateAt >= valueAt &&
+            text.startsWith(EPOCH_FIELD, digitsAt - EPOCH_FIELD.length) && text.startsWith(DATE_FIELD, dateAt) && !Number.isNaN(msOf(text, digitsAt, digitsEnd))
           ) {
             let time = 0;
             for (let i = digitsAt; i < digitsEnd; i++) time = time * 10 + (text.charCodeAt(i) - DIGIT_0);
@@ -217,28 +229,26 @@ const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const LETTER_E = 101;
 
-/** Where the field found by the last `trailingMs` starts. */
-let trailingAt = 0;
+/**
+ * Where the number ending right before `end` starts: its digits, or `"Infinity"` (how an entry writes
+ * an infinite ms); `end` when there is neither.
+ */
+function numberStart(text: string, end: number): number {
+  if (text.charCodeAt(end - 1) === QUOTE) return text.startsWith(INFINITY_TEXT, end - INFINITY_TEXT.length) ? end - INFINITY_TEXT.length : end;
+  let at = end;
+  for (let c = text.charCodeAt(at - 1); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(--at - 1));
+  return at;
+}
 
 /**
- * The ms of a field `<field><digits or "Infinity">` ending right before `end`, as entryMeta reads it
- * (at most 15 digits); `trailingAt` is then where the field starts. Undefined when it is not there.
+ * The ms `text[at, end)` spells as entryMeta reads it: `"Infinity"`, or at most 15 digits without a
+ * leading zero (JSON's integers, exact as doubles); NaN for anything else (the line then goes to JSON.parse).
  */
-function trailingMs(text: string, end: number, field: string): number | undefined {
-  let at = end;
-  let ms: number;
-  if (text.charCodeAt(end - 1) === QUOTE) {
-    at = end - INFINITY_TEXT.length;
-    if (!text.startsWith(INFINITY_TEXT, at)) return undefined;
-    ms = Number.POSITIVE_INFINITY;
-  } else {
-    for (let c = text.charCodeAt(at - 1); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(--at - 1));
-    if (at === end || end - at > 15 || (text.charCodeAt(at) === DIGIT_0 && end - at > 1)) return undefined;
-    ms = 0;
-    for (let i = at; i < end; i++) ms = ms * 10 + (text.charCodeAt(i) - DIGIT_0);
-  }
-  if (!text.startsWith(field, at - field.length)) return undefined;
-  trailingAt = at - field.length;
+function msOf(text: string, at: number, end: number): number {
+  if (text.charCodeAt(at) === QUOTE) return Number.POSITIVE_INFINITY;
+  if (end - at > 15 || (text.charCodeAt(at) === DIGIT_0 && end - at > 1)) return Number.NaN;
+  let ms = 0;
+  for (let i = at; i < end; i++) ms = ms * 10 + (text.charCodeAt(i) - DIGIT_0);
   return ms;
 }
 
