@@ -23,6 +23,14 @@ const NON_FINITE = /NaN|Infinity/;
 const TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|(?<![\d.eE+-])(-?\d{16,})(?![\d.eE])|(-?Infinity|NaN)/g;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/**
+ * Whether JSON text may hold an integer literal that JSON.parse would round (16 or more digits): what
+ * `parseEncodedJson` looks for. False positives (such digits inside a string) are possible, misses not.
+ */
+export function mayHoldLongIntegers(text: string): boolean {
+  return LONG_INTEGER_AT_START.test(text) || LONG_INTEGER.test(text);
+}
+
 /** JSON.stringify of an encoded value, with placeholders written as the bare tokens they stand for. */
 export function stringifyEncoded(raw: unknown): string {
   const text = JSON.stringify(raw);
@@ -34,7 +42,7 @@ export function stringifyEncoded(raw: unknown): string {
  * placeholders. Plain JSON costs one JSON.parse; the token pass runs only when the text needs it.
  */
 export function parseEncodedJson(text: string): unknown {
-  if (!LONG_INTEGER_AT_START.test(text) && !LONG_INTEGER.test(text)) {
+  if (!mayHoldLongIntegers(text)) {
     try {
       return JSON.parse(text);
     } catch (error) {

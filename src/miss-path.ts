@@ -9,6 +9,7 @@ import { ranAndFailed, record } from "./call-status.js";
 import type { ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
+import { newEntry } from "./store/memory-table.js";
 import { durationToMs } from "./duration.js";
 import { runLeased } from "./lease.js";
 import { channels, globalMetrics, type CacheEvent } from "./events.js";
@@ -204,7 +205,7 @@ function remember(call: Call, value: unknown, async: boolean): void {
     const className = (call.self as object).constructor.name;
     log.once("warn", `unencodable:${stack.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${reason}. It is cached in memory for this process only.`);
   }
-  const entry: StoredEntry = { time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent, meta };
+  const entry = newEntry({ time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent, meta });
   stack.remember(call.key, entry, call.ttlMs);
 }
 

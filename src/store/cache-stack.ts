@@ -11,6 +11,7 @@ import type { CacheLog } from "../logger.js";
 import type { DynamoDBTier } from "./dynamodb/index.js";
 import type { L2Sync } from "./l2-sync.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
+import { newEntry } from "./memory-table.js";
 
 export class CacheStack {
   /** Answers of async misses under way, so concurrent identical calls share one execution. */
@@ -243,5 +244,6 @@ export class CacheStack {
 function withExpiry(entry: StoredEntry, ttlMs: number, keepMs: number | undefined): StoredEntry {
   const ttl = entry.meta?.ttlMs ?? ttlMs;
   const stale = keepMs !== undefined && keepMs > ttl ? keepMs - ttl : undefined;
-  return { ...entry, meta: { ...entry.meta, expiresMs: entry.time + ttl, ...(stale === undefined ? {} : { staleMs: stale }) } };
+  const meta = { ...entry.meta, expiresMs: entry.time + ttl, ...(stale === undefined ? {} : { staleMs: stale }) };
+  return newEntry({ time: entry.time, async: entry.async, origin: entry.origin, value: entry.value, decoded: entry.decoded, raw: entry.raw, text: entry.text, persistent: entry.persistent, meta });
 }

@@ -23,6 +23,7 @@ import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import type { CacheLog } from "../logger.js";
 import { hasOwnRules, type EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
+import { newEntry } from "./memory-table.js";
 import type { DynamoDBTier, L2Write, RemoteEntry } from "./dynamodb/index.js";
 import { functionOfEntryKey } from "./dynamodb-format.js";
 import { processBacklog, type Backlog } from "./dynamodb/backlog.js";
@@ -116,9 +117,9 @@ export class L2Sync {
       return undefined;
     }
     const { raw, meta } = unwrap(stored);
-    const entry: StoredEntry = {
+    const entry = newEntry({
       time: remote.time, async: remote.async, origin: "l2", value: undefined, decoded: false, raw, text: undefined, persistent: true, meta,
-    };
+    });
     this.store.set(remote.key, entry);
     return entry;
   }
