@@ -96,11 +96,13 @@ export class DiskReader {
     for (let attempt = 0; ; attempt++) {
       const identity = fileIdentity(this.path);
       let text: string | undefined;
+      // Into an empty table (a first open) nothing can be missing from the file: no need to track keys.
+      const tracked = this.table.size > 0 || this.table.changed;
       const onDisk = new Set<string>();
       let ours = false;
       try {
         text = fs.readFileSync(this.path, "utf8");
-        ours = this.#applyFile(text, this.path, onDisk);
+        ours = this.#applyFile(text, this.path, tracked ? onDisk : undefined);
       } catch (error) {
         if (!isNotFound(error)) return this.#unusable(error);
       }
@@ -111,14 +113,16 @@ export class DiskReader {
       // Replaced again while we read (a fold by another process)? Read the new one: the journal we
       // read may belong to it.
       if (fileIdentity(this.path) !== identity && attempt < 3) continue;
-      if (ours) this.table.dropMissing(onDisk);
+      if (!tracked) {
+        // Nothing was held before: nothing can be missing.
+      } else if (ours) this.table.dropMissing(onDisk);
       else if (text !== undefined && this.table.markMissing(onDisk)) this.writeBack();
       this.#known = identity;
       const hadFile = this.fileBytes > 0;
       this.fileBytes = text === undefined ? 0 : Buffer.byteLength(text);
       if (text !== undefined) return "read";
       if (hadFile && this.table.size > 0) this.#writeBackWhole(); // deleted under us
-      return onDisk.size > 0 ? "read" : "missing";
+      return this.table.size > 0 ? "read" : "missing";
     }
   }
 
@@ -138,7 +142,7 @@ export class DiskReader {
   }
 
   /** Merges one file's text; returns whether this library wrote it (its marker). Throws if unusable. */
-  #applyFile(text: string, source: string, onDisk: Set<string>): boolean {
+  #applyFile(text: string, source: string, onDisk: Set<string> | undefined): boolean {
     const table = this.table;
     let future = 0;
     const parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
@@ -146,7 +150,7 @@ export class DiskReader {
         future++;
         return;
       }
-      onDisk.add(key);
+      onDisk?.add(key);
       table.adopt(key, raw, time, async, meta);
     });
     if (future > 0) {

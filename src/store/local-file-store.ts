@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
-import { entryText, serializeCacheFile } from "./cache-file.js";
+import { entryText, serializeCacheFileChunks } from "./cache-file.js";
 import { DiskReader } from "./disk-reader.js";
 import type { ExitBudget } from "./exit-budget.js";
 import { Folder, journalSize } from "./fold.js";
@@ -409,7 +409,7 @@ export class LocalFileStore {
   /** The file's text for the current state, without expired entries, in chunks made as they are written. */
   #snapshot(): Iterable<string> {
     const table = this.#table;
-    return [serializeCacheFile(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears })];
+    return serializeCacheFileChunks(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears });
   }
 
   /**
