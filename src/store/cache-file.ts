@@ -85,9 +85,9 @@ function parseAnyFile(text: string, onEntry: EntrySink): LoadedCacheFile {
 
 // --- Reading a file this library wrote ------------------------------------------------------------
 
-const FILE_START = '{\n    "_json_cache_func_cache": {';
-const ENTRIES_END = "\n    },";
-const SAVE_DATE_LINE = '\n    "_json_cache_last_save_date": ';
+export const FILE_START = '{\n    "_json_cache_func_cache": {';
+export const ENTRIES_END = "\n    },";
+export const SAVE_DATE_LINE = '\n    "_json_cache_last_save_date": ';
 const ENTRY_INDENT = "        ";
 const KEY_END = '": {"value": ';
 const DATE_FIELD = ', "date": "';

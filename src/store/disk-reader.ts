@@ -20,6 +20,7 @@ import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { readJournalLines } from "./journal-file.js";
 import { readTrailHeader, trailPath } from "./fold-trail.js";
+import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
 import { SETTLE_MS, describe, isSettled, setAside } from "./quarantine.js";
 import { statIdentity } from "./snapshot-file.js";
@@ -100,13 +101,24 @@ export class DiskReader {
       const tracked = this.table.size > 0 || this.table.changed;
       const onDisk = new Set<string>();
       let ours = false;
+      let bytes: number | undefined;
       try {
-        text = fs.readFileSync(this.path, "utf8");
-        ours = this.#applyFile(text, this.path, tracked ? onDisk : undefined);
+        const size = fs.statSync(this.path).size;
+        if (size >= PARTS_FROM_BYTES) {
+          checkHeapFor(this.path, size);
+          for (const part of fileParts(this.path)) ours = this.#applyFile(part, this.path, tracked ? onDisk : undefined);
+          bytes = size;
+        } else {
+          text = fs.readFileSync(this.path, "utf8");
+          ours = this.#applyFile(text, this.path, tracked ? onDisk : undefined);
+          bytes = Buffer.byteLength(text);
+          text = undefined; // not kept while the journal is read
+        }
       } catch (error) {
+        if (error instanceof FileTooLargeError) return this.#tooLarge(error, identity);
         if (!isNotFound(error)) return this.#unusable(error);
       }
-      this.#fileIsOurs = ours || text === undefined;
+      this.#fileIsOurs = ours || bytes === undefined;
       for (const path of sealed) this.applyJournal(path, onDisk);
       this.#journalKnown = "";
       this.applyJournal(this.journalPath, onDisk);
@@ -116,14 +128,22 @@ export class DiskReader {
       if (!tracked) {
         // Nothing was held before: nothing can be missing.
       } else if (ours) this.table.dropMissing(onDisk);
-      else if (text !== undefined && this.table.markMissing(onDisk)) this.writeBack();
+      else if (bytes !== undefined && this.table.markMissing(onDisk)) this.writeBack();
       this.#known = identity;
       const hadFile = this.fileBytes > 0;
-      this.fileBytes = text === undefined ? 0 : Buffer.byteLength(text);
-      if (text !== undefined) return "read";
+      this.fileBytes = bytes ?? 0;
+      if (bytes !== undefined) return "read";
       if (hadFile && this.table.size > 0) this.#writeBackWhole(); // deleted under us
       return this.table.size > 0 ? "read" : "missing";
     }
+  }
+
+  /** A file too large for this process: never written, never set aside; the cache works in memory. */
+  #tooLarge(error: FileTooLargeError, identity: string): ReadState {
+    this.frozen = true;
+    this.#known = identity;
+    this.log.once("error", `too-large:${this.path}`, error.message);
+    return "aside";
   }
 
   #unusable(error: unknown): ReadState {

@@ -271,7 +271,7 @@ export class LocalFileStore {
   // --- Writing --------------------------------------------------------------------------------------
 
   markDirty(): void {
-    if (!this.#journalWarm) {
+    if (!this.#journalWarm && !this.#reader.frozen) {
       this.#journalWarm = true;
       this.#journal.warm();
     }
