@@ -4,6 +4,7 @@
  * themselves are handled by `@Cached` (cached.ts).
  */
 import { CACHE_IDENTITY } from "./keys/python-repr.js";
+import { CacheOptionsError } from "./errors.js";
 import { CacheLog, setGlobalLogger, setGlobalLogging, setGlobalLogLevel, type CacheLogger, type LogLevel } from "./logger.js";
 import { classCode, defaultDataId, noteDataIdUse } from "./data-id-guard.js";
 import { useDynamoDBSdk, type DynamoDBSdkModules } from "./store/dynamodb/index.js";
@@ -16,7 +17,7 @@ import { createDynamoDBTier } from "./store/dynamodb/index.js";
 import { L2Sync } from "./store/l2-sync.js";
 import { exitSender } from "./store/dynamodb/exit.js";
 import type { CacheStack } from "./store/cache-stack.js";
-import { compactAll, flushAll, openStack } from "./store/registry.js";
+import { compactAll, flushAll, openStack, openStoreAsync } from "./store/registry.js";
 
 /**
  * Where the answer of a cached call came from: the local file (`"l1"`), DynamoDB (`"l2"`), running the
@@ -257,6 +258,30 @@ export class JSONCache {
    */
   static flushAll(): Promise<void> {
     return flushAll();
+  }
+
+  /**
+   * Opens the cache file of `options.dataId` (in `options.directory`) without blocking the event loop
+   * for long: a file of 1 MB or more is read in parts of 2 MB with the event loop running between
+   * them. Instances constructed afterwards with that dataId and directory find it loaded (a
+   * constructor itself reads synchronously: about as long as `JSON.parse` of the file). An instance
+   * constructed before this resolves reads the rest at once. Takes the constructor's options.
+   * @throws {CacheOptionsError} when an option is invalid, or `dataId` is missing.
+   */
+  static async openAsync(options: JSONCacheOptions & { dataId: string }): Promise<void> {
+    if (typeof options?.dataId !== "string") throw new CacheOptionsError("JSONCache.openAsync needs the dataId of the cache to open: JSONCache.openAsync({ dataId: \"…\" })");
+    const resolved = resolveOptions(options, options.dataId);
+    await openStoreAsync({
+      directory: resolved.directory,
+      dataId: resolved.dataId,
+      log: new CacheLog(resolved.logging, resolved.logger, resolved.logLevel),
+      writeDelay: resolved.writeDelay,
+      clear: false,
+      maxEntries: resolved.maxEntries,
+      refreshIntervalMs: resolved.refreshIntervalMs,
+      fileMode: resolved.fileMode,
+      directoryMode: resolved.directoryMode,
+    });
   }
 
   /**

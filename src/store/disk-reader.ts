@@ -14,6 +14,7 @@
  *   descriptor it opened earlier: it is watched until it settles, and what it received is merged.
  */
 import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
 import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file.js";
 import { stringifyEncoded } from "../encoded-json.js";
@@ -64,6 +65,51 @@ export class DiskReader {
       state = this.readAll(sealed);
     }
     return state;
+  }
+
+  /**
+   * The file read without blocking: in parts of a few MB (large-file.ts), with the event loop running
+   * between them, then the journals (synchronously: they are small next to the file). Stops, having
+   * changed nothing that a later read would not, when `stop()` says a synchronous load took over.
+   * Small files, files in another layout and any failure take the synchronous path (`load`).
+   */
+  async loadAsync(sealed: string[], stop: () => boolean): Promise<void> {
+    const identity = fileIdentity(this.path);
+    let size: number;
+    try {
+      size = (await fsp.stat(this.path)).size;
+    } catch {
+      if (!stop()) this.load(sealed);
+      return;
+    }
+    if (stop()) return;
+    if (size < ASYNC_PARTS_FROM_BYTES) {
+      this.load(sealed);
+      return;
+    }
+    let ours = false;
+    try {
+      checkHeapFor(this.path, size);
+      for (const part of fileParts(this.path, ASYNC_PART_BYTES)) {
+        ours = this.#applyFile(part, this.path, undefined);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stop()) return;
+      }
+    } catch (error) {
+      if (error instanceof FileTooLargeError && size >= PARTS_FROM_BYTES) this.#tooLarge(error, identity);
+      else this.load(sealed); // another layout, or damaged: the synchronous path decides
+      return;
+    }
+    if (fileIdentity(this.path) !== identity) {
+      this.load(sealed); // replaced meanwhile: read again (what was merged stays valid)
+      return;
+    }
+    this.#known = identity;
+    this.fileBytes = size;
+    this.#fileIsOurs = ours;
+    for (const path of sealed) this.applyJournal(path, undefined);
+    this.#journalKnown = "";
+    this.applyJournal(this.journalPath, undefined);
   }
 
   /**
@@ -355,6 +401,9 @@ export class DiskReader {
 }
 
 const DAY_MS = 86_400_000;
+/** An asynchronous open reads files from this size on in parts (smaller ones take a few ms whole). */
+const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
+const ASYNC_PART_BYTES = 2 * 1024 * 1024;
 /** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
 let futureLimit = 0;
 

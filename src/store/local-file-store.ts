@@ -95,6 +95,7 @@ export class LocalFileStore {
   #folding: Promise<boolean> | undefined;
   #foldRetries = 0;
   #journalWarm = false;
+  #loaded = false;
   /** When a miss last looked at the disk (ms). */
   #missRefreshAt = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
@@ -152,7 +153,18 @@ export class LocalFileStore {
 
   /** Loads the file, its journal and any journal a dead process sealed. */
   load(): void {
+    this.#loaded = true;
     this.#reader.load(leftovers(this.journalPath, isAlive, false));
+  }
+
+  /**
+   * `load()` without blocking the event loop for long (disk-reader.ts `loadAsync`). A `load()` called
+   * meanwhile (an instance constructed before this resolved) takes over: it reads synchronously, and
+   * this one stops.
+   */
+  async loadAsync(): Promise<void> {
+    await this.#reader.loadAsync(leftovers(this.journalPath, isAlive, false), () => this.#loaded);
+    this.#loaded = true;
   }
 
   /** Merges what other processes wrote since this one last looked; whether anything was new. Two `stat`s otherwise. */

@@ -66,27 +66,66 @@ function cacheFileOf(options: OpenOptions): string {
   return path;
 }
 
+/** Stores being loaded by `openStoreAsync`, and those it loaded (held until the process ends: they were asked for). */
+const loading = new Map<string, { store: LocalFileStore; done: Promise<void> }>();
+const opened = new Set<LocalFileStore>();
+
+/**
+ * Loads the store of `dataId` in `directory` without blocking the event loop for long, so that
+ * instances constructed later find it loaded. Resolves once it is.
+ */
+export async function openStoreAsync(options: OpenOptions): Promise<void> {
+  const path = cacheFileOf(options);
+  if (stores.get(path)?.deref() !== undefined) return;
+  let pending = loading.get(path);
+  if (pending === undefined) {
+    const store = newStore(path, options);
+    const done = store.loadAsync().then(() => {
+      loading.delete(path);
+      if (stores.get(path)?.deref() === undefined) register(path, store);
+      opened.add(store);
+    });
+    pending = { store, done };
+    loading.set(path, pending);
+  }
+  await pending.done;
+}
+
+function newStore(path: string, options: OpenOptions): LocalFileStore {
+  return new LocalFileStore({
+    path,
+    dataId: options.dataId,
+    log: options.log,
+    writeDelay: options.writeDelay,
+    fileMode: options.fileMode,
+    directoryMode: options.directoryMode,
+    refreshIntervalMs: options.refreshIntervalMs,
+    onDirty: markUnwritten,
+    onClean: markWritten,
+    onJournal: markJournaled,
+  });
+}
+
+function register(path: string, store: LocalFileStore): void {
+  stores.set(path, new WeakRef(store));
+  forget.register(store, path);
+  installExitHook();
+}
+
 /** The store of `dataId` in `directory`, shared with any other live instance that uses the same file. */
 export function openStore(options: OpenOptions): LocalFileStore {
   const path = cacheFileOf(options);
   let store = stores.get(path)?.deref();
-  if (store === undefined) {
-    store = new LocalFileStore({
-      path,
-      dataId: options.dataId,
-      log: options.log,
-      writeDelay: options.writeDelay,
-      fileMode: options.fileMode,
-      directoryMode: options.directoryMode,
-      refreshIntervalMs: options.refreshIntervalMs,
-      onDirty: markUnwritten,
-      onClean: markWritten,
-      onJournal: markJournaled,
-    });
+  const pending = store === undefined ? loading.get(path) : undefined;
+  if (pending !== undefined) {
+    // Being loaded without blocking: read the rest now (the asynchronous load stops).
+    store = pending.store;
     store.load();
-    stores.set(path, new WeakRef(store));
-    forget.register(store, path);
-    installExitHook();
+    register(path, store);
+  } else if (store === undefined) {
+    store = newStore(path, options);
+    store.load();
+    register(path, store);
   }
   store.refreshIntervalMs = Math.min(store.refreshIntervalMs, options.refreshIntervalMs);
   if (options.maxEntries !== undefined) store.maxEntries = Math.min(store.maxEntries ?? Infinity, options.maxEntries);
