@@ -93,12 +93,11 @@ class StallProbe {
   }
 }
 
-/**
- * HOOK — non-blocking open. The library has no asynchronous open today: `new X()` reads and parses the
- * file synchronously. When it offers one (an awaitable open), call it here and return the opened cache;
- * mode "open" then reports its time and stall beside the synchronous open. Do not guess an API name.
- */
-const asyncOpen: ((directory: string, dataId: string) => Promise<JSONCache>) | undefined = undefined;
+/** The non-blocking open: `JSONCache.openAsync`, then the instance (which finds the store loaded). */
+const asyncOpen: ((directory: string, dataId: string) => Promise<JSONCache>) | undefined = async (directory, dataId) => {
+  await JSONCache.openAsync({ dataId, directory });
+  return new Rows(directory, dataId);
+};
 
 /** Scenario 1: open vs JSON.parse of the same bytes, with the stall of each. */
 async function open(p: Params): Promise<void> {

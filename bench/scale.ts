@@ -246,14 +246,17 @@ async function scenarioOpen(big: BigFile, settings: ScaleSettings, work: string)
   const rows = [
     ["1. open (sync `new X()`)", `${big.config}; ${formatCount(num(r.entries))} entries live`, `${ms(open)} vs JSON.parse ${ms(parse)} = ${formatRatio(ratio)}`, `${ms(median(nums(r.openStalls)))} (worst ${ms(Math.max(...nums(r.openStalls)))})`, `JSON.parse stall ${ms(median(nums(r.parseStalls)))} (worst ${ms(Math.max(...nums(r.parseStalls)))}); idle ${ms(num(r.idleStallMs))}`],
   ];
+  const targets: ScaleTarget[] = [{ name: `open of ${formatBytes(big.bytes)} (${formatCount(big.entries)} entries) vs JSON.parse`, goal: "≤ 1.2×", measured: formatRatio(ratio), pass: ratio <= 1.2 }];
   if (r.asyncOpenAvailable === true) {
-    rows.push(["1. open (non-blocking)", big.config, ms(median(nums(r.asyncOpens))), ms(Math.max(...nums(r.asyncStalls))), ""]);
+    const asyncStall = Math.max(...nums(r.asyncStalls));
+    rows.push(["1. open (`await JSONCache.openAsync()`, then `new X()`)", big.config, `${ms(median(nums(r.asyncOpens)))} = ${formatRatio(median(nums(r.asyncOpens)) / parse)} JSON.parse`, ms(asyncStall), "read in 2 MB parts, the event loop running between them"]);
+    targets.push(stallTarget(`stall during JSONCache.openAsync of ${formatBytes(big.bytes)}`, asyncStall));
   } else {
     rows.push(["1. open (non-blocking)", big.config, "not available in the library yet (hook: scale-child.ts `asyncOpen`)", "", ""]);
   }
   return {
     rows,
-    targets: [{ name: `open of ${formatBytes(big.bytes)} (${formatCount(big.entries)} entries) vs JSON.parse`, goal: "≤ 1.2×", measured: formatRatio(ratio), pass: ratio <= 1.2 }],
+    targets,
     notes: [`1. open: median of ${settings.openSamples} (after 1 warm-up) of \`new X()\` on a fresh copy of the file vs \`JSON.parse(fs.readFileSync(path, "utf8"))\` of the same bytes, alternating, GC before each; the open is synchronous, so its stall is its whole duration (plus any GC right after); stall = median over the samples of each one's longest stall (worst in brackets)`],
   };
 }

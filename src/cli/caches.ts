@@ -107,7 +107,7 @@ function openFile(ctx: Context, file: string): OpenCache | Unreadable {
   const dataId = "dataId" in inspected ? inspected.dataId : null;
   const ref: CacheRef = { path, file, dataId, name: dataId ?? stem };
   if ("error" in inspected) return { ref, error: inspected.error };
-  const store = new LocalFileStore({ path, dataId: ref.name, log: new CacheLog(true, collector(ctx.warnings)) });
+  const store = new LocalFileStore({ path, dataId: ref.name, log: new CacheLog(true, collector(ctx.warnings)), prepareJournal: false });
   store.load();
   return { ref, store, bytes: fileSize(path) + fileSize(store.journalPath) };
 }

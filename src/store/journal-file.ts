@@ -44,6 +44,10 @@ interface OpenJournal {
   retired: boolean;
 }
 
+/** Background opens (`warm`) under way, and at most how many. */
+let warmingNow = 0;
+const MAX_WARMING = 8;
+
 /** The open journal descriptors of this process, by path, least recently used first. */
 const openJournals = new Map<string, OpenJournal>();
 
@@ -107,10 +111,14 @@ export class JournalAppender {
    * ten thousand caches append at once — need not create a file (a create costs far more than a write).
    */
   warm(): void {
-    if (this.#warming || openJournals.has(this.path)) return;
+    // Opens finish on the thread pool while the event loop may be busy for long (ten thousand caches
+    // constructed in one go): a few at a time, so descriptors never pile up past the process's limit.
+    if (this.#warming || warmingNow >= MAX_WARMING || openJournals.has(this.path)) return;
     this.#warming = true;
+    warmingNow++;
     fs.open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode(), (error, fd) => {
       this.#warming = false;
+      warmingNow--;
       if (error) return; // the append will say why
       fs.fstat(fd, (statError, stat) => {
         if (statError || openJournals.has(this.path)) {
@@ -121,6 +129,15 @@ export class JournalAppender {
         if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
       });
     });
+  }
+
+  /** Creates the journal now if there is none (a new cache), without keeping a descriptor. Never throws. */
+  create(): void {
+    try {
+      fs.closeSync(fs.openSync(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode()));
+    } catch {
+      // The append will say why.
+    }
   }
 
   /** Closes the descriptor (a store that is dropped; the next append opens it again). */

@@ -53,6 +53,12 @@ export interface LocalFileStoreOptions {
   onClean?: (store: LocalFileStore) => void;
   /** Called when the store appended to its journal (to be folded at exit). */
   onJournal?: (store: LocalFileStore) => void;
+  /**
+   * An empty cache gets its journal at once, so that its first append (perhaps at exit, beside ten
+   * thousand others) creates no file: a create costs far more than a write. Default true; the CLI,
+   * which only inspects, passes false.
+   */
+  prepareJournal?: boolean;
 }
 
 /** Below this cache file size, every write is followed by a fold, so the file stays complete for the Python library. */
@@ -95,6 +101,7 @@ export class LocalFileStore {
   #folding: Promise<boolean> | undefined;
   #foldRetries = 0;
   #journalWarm = false;
+  readonly #prepareJournal: boolean;
   #loaded = false;
   /** When a miss last looked at the disk (ms). */
   #missRefreshAt = 0;
@@ -109,6 +116,7 @@ export class LocalFileStore {
     this.directoryMode = options.directoryMode ?? 0o700;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 1000;
     this.#onJournal = options.onJournal ?? noop;
+    this.#prepareJournal = options.prepareJournal ?? true;
     this.#journal = new JournalAppender(this.journalPath, () => this.fileMode, () => {
       this.journalSyncs++;
       globalMetrics.journalSyncs++;
@@ -155,6 +163,7 @@ export class LocalFileStore {
   load(): void {
     this.#loaded = true;
     this.#reader.load(leftovers(this.journalPath, isAlive, false));
+    if (this.#prepareJournal && this.#table.size === 0 && !this.#reader.frozen && journalSize(this.journalPath) === 0) this.#journal.create();
   }
 
   /**
