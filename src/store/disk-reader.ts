@@ -403,7 +403,7 @@ export class DiskReader {
 const DAY_MS = 86_400_000;
 /** An asynchronous open reads files from this size on in parts (smaller ones take a few ms whole). */
 const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
-const ASYNC_PART_BYTES = 2 * 1024 * 1024;
+const ASYNC_PART_BYTES = 256 * 1024;
 /** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
 let futureLimit = 0;
 
