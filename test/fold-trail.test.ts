@@ -7,7 +7,7 @@
  * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
  * has it (it read the journal line); one that read the new file whole does not.
  */
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
@@ -15,6 +15,7 @@ import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { loadedEntry } from "../src/store/memory-table.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
 import { tempDir } from "./helpers.js";
+import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";
 
 const log = new CacheLog(false);
 const DAY = 86_400_000;
@@ -98,4 +99,49 @@ describe("the trail of a fold", () => {
     expect(follower.get("bulk(8,39){}")).toBeDefined();
     expect(follower.get("old(){}")).toBeUndefined(); // the trail did not reach back to it: read whole
   });
+});
+
+describe("the trail between real processes", () => {
+  it("two processes folding a 1.5 MB cache in turn while writing: every saved entry is in the file, and each sees the other's", async () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "data/cache"), { recursive: true });
+    const now = Date.now();
+    const seed = function* (): Generator<[string, string]> {
+      for (let i = 0; i < 1_500; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
+    };
+    writeFileSync(join(cwd, "data/cache/calc.json"), serializeCacheFile("calc", seed(), [], now));
+    const writer = (name: string) =>
+      compileWithPrelude(`
+        const calc = new Calc();
+        for (let round = 0; round < 15; round++) {
+          for (let k = 0; k < 10; k++) calc.put("${name}-" + round + "-" + k, 500);
+          if (!(await calc.jsonCacheSave())) throw new Error("save failed");
+          await JSONCache.compactAll();
+        }
+        say({ done: "${name}" });
+        // Wait for the other, then every one of its entries must be a hit here.
+        await waitForFile("${name === "a" ? "b" : "a"}.done");
+        mark("${name}.done");
+        await sleep(1_100); // one refresh interval
+        const before = runs;
+        for (let round = 0; round < 15; round++) for (let k = 0; k < 10; k++) calc.put("${name === "a" ? "b" : "a"}-" + round + "-" + k, 500);
+        say({ ranForOther: runs - before });
+      `);
+    const files = [writer("a"), writer("b")];
+    const [a, b] = files.map((file) => startFile(file, { cwd, timeoutMs: 90_000 }));
+    await until(() => (a?.lines.length ?? 0) > 0 && (b?.lines.length ?? 0) > 0, "both writers done", 60_000);
+    writeFileSync(join(cwd, "a.done"), "");
+    writeFileSync(join(cwd, "b.done"), "");
+    const [ra, rb] = await Promise.all([a?.done, b?.done]);
+    expect(ra?.stderr).toBe("");
+    expect(rb?.stderr).toBe("");
+    expect(ra?.lines).toEqual([{ done: "a" }, { ranForOther: 0 }]);
+    expect(rb?.lines).toEqual([{ done: "b" }, { ranForOther: 0 }]);
+    // A fresh reader of the file alone (as the Python library) finds every saved entry after a compaction.
+    const final = await startFile(compileWithPrelude(`await JSONCache.compactAll(); say({ ok: true });`), { cwd }).done;
+    expect(final.lines).toEqual([{ ok: true }]);
+    const keys = Object.keys((JSON.parse(readFileSync(join(cwd, "data/cache/calc.json"), "utf8")) as { _json_cache_func_cache: object })._json_cache_func_cache);
+    for (const name of ["a", "b"]) for (let round = 0; round < 15; round++) for (let k = 0; k < 10; k++) expect(keys).toContain(putKey(`${name}-${round}-${k}`, 500));
+    expect(keys).toContain(putKey("seed-1499", 1_000));
+  }, 120_000);
 });
