@@ -291,6 +291,18 @@ function exitOne(p: Params): void {
   exitNow({ openMs, messages });
 }
 
+/** The folding process of scenario 3: one opened cache, one miss, a fold of the journal into the file (`compactAll`), exit. */
+async function foldOne(p: Params): Promise<void> {
+  const dir = p.dir as string;
+  const dataId = p.dataId as string;
+  const start = performance.now();
+  const cache = new Rows(dir, dataId);
+  const openMs = performance.now() - start;
+  call(cache, p.shape as EntryShape, p.missAt as number);
+  const folded = await JSONCache.compactAll();
+  exitNow({ openMs, folded, messages });
+}
+
 /** The baseline: a child that opens nothing and exits. */
 function exitEmpty(): void {
   exitNow({});
@@ -365,6 +377,7 @@ function hugeOpen(p: Params): void {
 const modes: Record<string, (p: Params) => void | Promise<void>> = {
   open,
   fold,
+  "fold-one": foldOne,
   reader,
   "exit-many": exitMany,
   "exit-one": exitOne,

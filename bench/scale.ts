@@ -308,7 +308,7 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings): Promise<S
       onEvent: (e, send) => {
         if (e.event !== "ready") return;
         // Process F: opens the same cache, one miss, exits; its exit folds the journal, rewriting the file.
-        void runChild("exit-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss }).then((run) => {
+        void runChild("fold-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss }).then((run) => {
           folder = run;
           inoAfter = sizeOf(path) > 0 ? fs.statSync(path).ino : inoBefore;
           send("go");
@@ -333,12 +333,12 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings): Promise<S
         cfg,
         `miss ${ms(num(r.missMs))} (${String(r.missStatus)}); slowest hit after ${ms(num(after.slowestHitMs))} (before ${ms(num(before.slowestHitMs))}); F's entry ${r.otherStatus === "l1" ? "seen" : `NOT seen (${String(r.otherStatus)})`}`,
         ms(num(r.afterStallMs)),
-        `stall before the fold ${ms(num(r.beforeStallMs))}; file ${rewritten ? "rewritten by F's exit fold" : "NOT rewritten by F"} (F's exit ${ms(num(event(folder as ChildRun, "handlers-done")?.at) - num(event(folder as ChildRun, "exiting")?.at))})`,
+        `stall before the fold ${ms(num(r.beforeStallMs))}; file ${rewritten ? "rewritten by F's fold" : "NOT rewritten by F"} (F's exit ${ms(num(event(folder as ChildRun, "handlers-done")?.at) - num(event(folder as ChildRun, "exiting")?.at))})`,
       ],
     ],
     targets: [stallTarget(`stall in P after another process's fold (${formatBytes(big.bytes)})`, num(r.afterStallMs), rewritten ? "" : " (file not rewritten)")],
     notes: [
-      "3. refresh: P opens the cache and serves hits; F (another process) opens it, makes one miss and exits, and its exit folds the journal (rewrites the file); then P makes one miss (a miss always looks at the file) and serves hits again; stall = longest in P from the miss to the end of the hits and a final flush",
+      "3. refresh: P opens the cache and serves hits; F (another process) opens it, makes one miss, folds the journal into the file (`JSONCache.compactAll()`: the file is rewritten) and exits; then P makes one miss (a miss always looks at the file) and serves hits again; stall = longest in P from the miss to the end of the hits and a final flush",
     ],
   };
 }

@@ -88,7 +88,7 @@ describe("the trail of a fold", () => {
 
   it("a process further behind than the trail reaches reads the file whole", async () => {
     const { path, folder, follower } = scenario();
-    // More than the trail keeps (8 MB) appended before the fold, none of it read by the follower.
+    // More than the trail keeps (2 MB) appended before the fold, none of it read by the follower.
     for (let i = 0; i < 9; i++) {
       for (let k = 0; k < 40; k++) folder.set(`bulk(${i},${k}){}`, loadedEntry("y".repeat(25_000), Date.now(), false, undefined));
       expect(await folder.flush()).toBe(true);

@@ -23,7 +23,7 @@ import { privateName } from "./private-names.js";
 /** Folds of files smaller than this leave no trail. */
 export const TRAIL_FROM_BYTES = 1024 * 1024;
 /** The trail holds at most this much of the sealed journal's end (readers are rarely further behind). */
-const TRAIL_TAIL_BYTES = 8 * 1024 * 1024;
+const TRAIL_TAIL_BYTES = 2 * 1024 * 1024;
 /** The header line is never longer than this. */
 const HEADER_MAX_BYTES = 4096;
 

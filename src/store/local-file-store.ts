@@ -65,6 +65,8 @@ export interface LocalFileStoreOptions {
 const FOLD_ALWAYS_BELOW_BYTES = 64 * 1024;
 /** A fold follows a write this much later, so a burst of writes gets one fold. */
 const FOLD_DELAY_MS = 200;
+/** A fold writes the file in chunks of this many characters: making one (its entries' lines) holds the event loop a few ms. */
+const SNAPSHOT_CHUNK = 256 * 1024;
 /** A fold that found the lock busy is tried again this many times (the holder may have sealed before our append). */
 const FOLD_RETRIES = 5;
 
@@ -430,7 +432,7 @@ export class LocalFileStore {
   /** The file's text for the current state, without expired entries, in chunks made as they are written. */
   #snapshot(): Iterable<string> {
     const table = this.#table;
-    return serializeCacheFileChunks(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears });
+    return serializeCacheFileChunks(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears }, SNAPSHOT_CHUNK);
   }
 
   /**
