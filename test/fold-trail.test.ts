@@ -7,7 +7,7 @@
  * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
  * has it (it read the journal line); one that read the new file whole does not.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
@@ -144,4 +144,31 @@ describe("the trail between real processes", () => {
     for (const name of ["a", "b"]) for (let round = 0; round < 15; round++) for (let k = 0; k < 10; k++) expect(keys).toContain(putKey(`${name}-${round}-${k}`, 500));
     expect(keys).toContain(putKey("seed-1499", 1_000));
   }, 120_000);
+});
+
+describe("a fold under way", () => {
+  it("a process that meets a new journal while a fold is under way looks at the file again until the fold is done", async () => {
+    const directory = tempDir();
+    const path = join(directory, "midfold.json");
+    const now = Date.now();
+    writeFileSync(path, serializeCacheFile("midfold", [["a(1,){}", entryText("old", now - 10, false)]], [], now));
+    const reader = open(path);
+    expect(reader.get("a(1,){}")).toBeDefined();
+    // Another process starts a fold: it holds the lock and has sealed the journal.
+    writeFileSync(`${path}.lock`, "{}");
+    if (existsSync(`${path}.journal`)) rmSync(`${path}.journal`);
+    // This process appends meanwhile (a new journal) and looks, as a miss does.
+    reader.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
+    expect(await reader.flush()).toBe(true);
+    reader.refreshOnMiss();
+    // The fold ends: a(1) was cleared in the file it wrote; the lock goes.
+    const tmp = `${path}.tmp-test`;
+    writeFileSync(tmp, serializeCacheFile("midfold", [], [], Date.now(), { clears: new Map([["a", now]]) }));
+    renameSync(tmp, path);
+    rmSync(`${path}.lock`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    reader.refreshOnMiss(); // within refreshInterval: only the journal would be looked at, were no fold seen under way
+    expect(reader.get("a(1,){}")).toBeUndefined();
+    expect(reader.get("b(1,){}")).toBeDefined();
+  });
 });

@@ -44,6 +44,9 @@ export class DiskReader {
   fileBytes = 0;
   /** Set when our file could be neither read nor moved aside: writing would destroy it. */
   frozen = false;
+  /** The next refresh must look at the file, not only the journal (see `refresh`). */
+  #recheckFile = true;
+  readonly lockPath: string;
   /** The file at the path was written by this library (not rewritten in place by another program). */
   #fileIsOurs = true;
   #replaced: ReplacedFile | undefined;
@@ -55,7 +58,9 @@ export class DiskReader {
     private readonly log: CacheLog,
     /** Called when memory holds changes the file lacks (a foreign rewrite, a deleted file). */
     private readonly writeBack: () => void,
-  ) {}
+  ) {
+    this.lockPath = `${path}.lock`;
+  }
 
   /** Loads the file (retrying briefly while another program writes it), then the given sealed journals and the journal. */
   load(sealed: string[]): ReadState {
@@ -116,18 +121,26 @@ export class DiskReader {
    * What others wrote since this process last looked; whether anything was new. Two `stat`s otherwise.
    * `journalOnly`: when the journal is the one this process read, only it is looked at (one `lstat`).
    * Every fold renames the journal aside before it replaces the file, so the same journal means the
-   * same file — unless another program rewrote the file in place, which a full refresh catches.
+   * same file once no fold was under way at the last full look — unless another program rewrote the
+   * file in place, which the full look every `refreshInterval` catches.
    */
   refresh(journalOnly: boolean): boolean {
     if (this.frozen) return false;
-    if (journalOnly && this.#known !== "" && this.#replaced === undefined) {
+    if (journalOnly && !this.#recheckFile && this.#known !== "" && this.#replaced === undefined) {
       const journal = journalIdentity(this.journalPath);
       if (journal.identity !== "none" && journal.identity === this.#journalKnown) return this.#applyLive(journal.size);
     }
+    // A fold under way has sealed the journal but not yet replaced the file: the journal this process
+    // reads now may be the new one, over the old file. Until a look finds no fold under way, every
+    // refresh looks at the file too. (The lock is looked at first: a fold that ends after that look
+    // changed the file, which the look at the file sees.)
+    const folding = fs.existsSync(this.lockPath);
+    let changed: boolean;
     if (this.#replaced !== undefined) this.#checkReplaced();
-    if (this.unchanged()) return this.applyJournal(this.journalPath, undefined);
-    if (this.#followTrail()) return true;
-    return this.readAll([]) === "read";
+    if (this.unchanged()) changed = this.applyJournal(this.journalPath, undefined);
+    else changed = this.#followTrail() || this.readAll([]) === "read";
+    this.#recheckFile = folding;
+    return changed;
   }
 
   /** Whether the file is the one this process last read or wrote. */
