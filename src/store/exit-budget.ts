@@ -20,8 +20,6 @@ const EXIT_LOCK_WAIT_MS = 250;
 
 export class ExitBudget {
   readonly #deadline: number;
-  /** Folds left out for want of time (reported once by the caller). */
-  skipped = 0;
 
   constructor(budgetMs = EXIT_BUDGET_MS, now = Date.now()) {
     this.#deadline = now + budgetMs;
@@ -31,10 +29,7 @@ export class ExitBudget {
   foldWaitMs(bytes: number): number | undefined {
     const left = this.#deadline - Date.now();
     const cost = FOLD_FIXED_MS + bytes / FOLD_BYTES_PER_MS;
-    if (left <= cost) {
-      this.skipped++;
-      return undefined;
-    }
+    if (left <= cost) return undefined;
     return Math.max(0, Math.min(EXIT_LOCK_WAIT_MS, left - cost));
   }
 

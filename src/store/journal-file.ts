@@ -140,12 +140,6 @@ export class JournalAppender {
     }
   }
 
-  /** Closes the descriptor (a store that is dropped; the next append opens it again). */
-  close(): void {
-    const journal = openJournals.get(this.path);
-    if (journal !== undefined) this.#retire(journal);
-  }
-
   #startSync(): Promise<void> {
     let journal: OpenJournal | undefined;
     try {

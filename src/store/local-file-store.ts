@@ -467,35 +467,40 @@ export class LocalFileStore {
   }
 
   /**
-   * Synchronous write for process exit, when no asynchronous work can run. The changes are appended to
-   * the journal first (no lock needed, so nothing waits to be safe); then, if a fold is due and the
-   * exit's budget allows one of this size, the journal is folded into the file, so the file is complete
-   * for other readers (the Python library reads only the file). A write still in flight never finishes
+   * At exit, first (no asynchronous work can run any more): the pending changes are appended to the
+   * journal. No lock is needed, so nothing waits to be safe. A write still in flight never finishes
    * once the process exits: its changes are written again.
    */
-  flushSync(budget: ExitBudget): void {
+  appendAtExit(): void {
     this.#scheduler.cancel();
     if (this.#foldTimer !== undefined) clearTimeout(this.#foldTimer);
     this.#foldTimer = undefined;
     if (this.#reader.frozen) return;
     if (this.#taken !== undefined) this.#table.giveBack(this.#taken);
-    const foldCutShort = this.#folder.underWay;
-    if (this.#table.changed) {
-      const taken = this.#table.take();
-      try {
-        const lines = this.#journalLines(taken);
-        if (lines.length > 0) this.#append(lines);
-        this.#table.written();
-      } catch (error) {
-        this.#table.giveBack(taken);
-        this.#writeFailed(error);
-        return;
-      }
+    if (!this.#table.changed) return;
+    const taken = this.#table.take();
+    try {
+      const lines = this.#journalLines(taken);
+      if (lines.length > 0) this.#append(lines);
+      this.#table.written();
+    } catch (error) {
+      this.#table.giveBack(taken);
+      this.#writeFailed(error);
     }
+  }
+
+  /**
+   * At exit, then: the journal is folded into the file (complete for the Python library, which reads
+   * only the file) if the exit's budget allows a fold of this size; a fold of this process cut short
+   * by the exit is finished. What is not folded stays in the journal, which this library reads.
+   */
+  foldAtExit(budget: ExitBudget): void {
+    if (this.#reader.frozen) return;
+    const foldCutShort = this.#folder.underWay;
     this.#journalBytes = journalSize(this.journalPath);
     if (!foldCutShort && this.#journalBytes === 0) return;
     const waitMs = budget.foldWaitMs(this.#reader.fileBytes + this.#journalBytes);
-    if (waitMs === undefined) return; // left in the journal: this library reads it; the next fold takes it in
+    if (waitMs === undefined) return;
     this.#folder.foldAtExit(waitMs, (error) => this.#writeFailed(error));
   }
 }

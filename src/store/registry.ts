@@ -159,10 +159,9 @@ export function flushAllSync(budget = new ExitBudget()): void {
     const store = ref.deref();
     if (store !== undefined) all.add(store);
   }
-  const appendOnly = new ExitBudget(0);
   for (const store of all) {
     try {
-      store.flushSync(appendOnly);
+      store.appendAtExit();
     } catch {
       // One store's failure (already logged) must not keep the others from being written.
     }
@@ -170,7 +169,7 @@ export function flushAllSync(budget = new ExitBudget()): void {
   for (const store of all) {
     if (budget.left <= 0) break;
     try {
-      store.flushSync(budget);
+      store.foldAtExit(budget);
     } catch {
       // As above.
     }
@@ -182,7 +181,7 @@ export function flushAllSync(budget = new ExitBudget()): void {
     try {
       const store = new LocalFileStore({ path, dataId, log });
       store.load();
-      store.flushSync(budget);
+      store.foldAtExit(budget);
     } catch {
       // As above.
     }
