@@ -9,14 +9,32 @@
  * second is written one microsecond later (`.000001`), which reads back as the same millisecond.
  */
 
+/** The last second formatted (`YYYY-MM-DDTHH:MM:SS.`) and the local offset it was formatted with. */
+let formattedSecond = Number.NaN;
+let formattedOffset = Number.NaN;
+let secondPrefix = "";
+
 /** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it, never `.000000`. */
 export function pythonLocalTimestamp(epochMs: number): string {
-  const d = new Date(epochMs);
-  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-  return (
-    `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
-    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000 || 1, 6)}`
-  );
+  const ms = ((epochMs % 1000) + 1000) % 1000;
+  const second = epochMs - ms;
+  // Entries written together share their second: its local form is made once, and made again only
+  // if the local offset differs (`process.env.TZ` may change while the process runs).
+  const d = new Date(second);
+  const offset = d.getTimezoneOffset();
+  if (second !== formattedSecond || offset !== formattedOffset) {
+    secondPrefix =
+      `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1, 2)}-${pad(d.getDate(), 2)}` +
+      `T${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.`;
+    formattedSecond = second;
+    formattedOffset = offset;
+  }
+  if (ms === 0) return `${secondPrefix}000001`;
+  return `${secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}000`;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, "0");
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;

@@ -266,6 +266,16 @@ describe("timestamps in cache files", () => {
     ]);
   });
 
+  it("formats the same instant anew when the time zone changes while the process runs", () => {
+    // One instant, formatted last under UTC and next under another zone: a second formatted once is
+    // reused only while the local offset is the same.
+    const instant = Date.UTC(2026, 10, 24, 21, 56, 19, 126);
+    const zones = inTimeZones(["UTC", "Asia/Kolkata", "Asia/Kathmandu", "UTC"], [], [instant, instant + 1]);
+    expect(zones.UTC?.formatted).toEqual(["2026-11-24T21:56:19.126000", "2026-11-24T21:56:19.127000"]);
+    expect(zones["Asia/Kolkata"]?.formatted).toEqual(["2026-11-25T03:26:19.126000", "2026-11-25T03:26:19.127000"]);
+    expect(zones["Asia/Kathmandu"]?.formatted).toEqual(["2026-11-25T03:41:19.126000", "2026-11-25T03:41:19.127000"]);
+  });
+
   it("never writes a zero fraction, over many generated instants, and reads each back to the millisecond", () => {
     fc.assert(
       fc.property(fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2200, 0, 1) }), fc.boolean(), (ms, wholeSecond) => {

@@ -345,15 +345,21 @@ export function hasOwnRules(meta: EntryMeta | undefined): meta is EntryMeta {
  * for as long as the entry keeps its line.
  */
 export function entryText(encodedValue: unknown, time: number, async: boolean, meta?: EntryMeta): string {
-  const date = pythonLocalTimestamp(time);
-  const parts = ['{"value": ', stringifyEncoded(encodedValue), ', "date": "', date, '", "epoch_ms": ', String(time)];
+  const parts = ['{"value": ', stringifyEncoded(encodedValue), ', "date": "', pythonLocalTimestamp(time), '", "epoch_ms": ', String(time)];
   if (async) parts.push(', "async": true');
-  if (meta?.ttlMs !== undefined) parts.push(', "ttl_ms": ', Number.isFinite(meta.ttlMs) ? String(meta.ttlMs) : '"Infinity"');
-  if (meta?.version !== undefined) parts.push(', "version": ', JSON.stringify(meta.version));
-  if (meta?.expiresMs !== undefined) parts.push(', "expires_ms": ', Number.isFinite(meta.expiresMs) ? String(meta.expiresMs) : '"Infinity"');
-  if (meta?.staleMs !== undefined) parts.push(', "stale_ms": ', Number.isFinite(meta.staleMs) ? String(meta.staleMs) : '"Infinity"');
+  if (meta !== undefined) {
+    if (meta.ttlMs !== undefined) parts.push(', "ttl_ms": ', msText(meta.ttlMs));
+    if (meta.version !== undefined) parts.push(', "version": ', JSON.stringify(meta.version));
+    if (meta.expiresMs !== undefined) parts.push(', "expires_ms": ', msText(meta.expiresMs));
+    if (meta.staleMs !== undefined) parts.push(', "stale_ms": ', msText(meta.staleMs));
+  }
   parts.push("}");
   return parts.join("");
+}
+
+/** A number of ms as an entry stores it: a number, or "Infinity". */
+function msText(ms: number): string {
+  return Number.isFinite(ms) ? String(ms) : '"Infinity"';
 }
 
 /** The optional fields of a parsed entry. */

@@ -346,7 +346,14 @@ export class DiskReader {
 
   /** This process appended `bytes` at `at` of journal `identity`: they need no reading if they follow what it applied. */
   appended({ at, bytes, identity }: { at: number; bytes: number; identity: string }): void {
-    if (at === this.#journalOffset && identity === this.#journalKnown) this.#journalOffset += bytes;
+    if (identity === this.#journalKnown) {
+      if (at === this.#journalOffset) this.#journalOffset += bytes;
+    } else if (at === 0 && this.#journalKnown === "none" && identity !== "") {
+      // A journal started by this append (there was none at the last look: a fold sealed it) holds
+      // only our lines, so the next fold need not read them back.
+      this.#journalKnown = identity;
+      this.#journalOffset = bytes;
+    }
   }
 
   /** This process wrote the whole file. */

@@ -38,6 +38,8 @@ interface OpenJournal {
   fd: number;
   ino: number;
   dev: number;
+  /** As `journalIdentity` in disk-reader.ts names the file. */
+  identity: string;
   /** fdatasyncs under way on this descriptor: it is not closed before they finish. */
   syncing: number;
   /** Closed (or to be closed once its syncs finish) because it left the pool. */
@@ -76,11 +78,12 @@ export class JournalAppender {
   append(lines: string | Buffer): AppendResult {
     // A leading newline ends a line another process left torn (a crash or a full disk mid-append),
     // so the torn part stays one unreadable line and never swallows ours. Readers skip empty lines.
-    const body = typeof lines === "string" ? Buffer.from(`\n${lines}`, "utf8") : Buffer.concat([NEWLINE, lines]);
+    const body = typeof lines === "string" ? `\n${lines}` : Buffer.concat([NEWLINE, lines]);
+    const length = typeof body === "string" ? Buffer.byteLength(body) : body.length;
     for (let attempt = 0; ; attempt++) {
       const journal = this.#open(true) as OpenJournal;
       try {
-        writeAll(journal.fd, body);
+        writeAll(journal.fd, body, length);
       } catch (error) {
         this.#retire(journal);
         throw error;
@@ -88,11 +91,11 @@ export class JournalAppender {
       // Sealed by a fold (or removed) while we wrote? Then write the lines again to the new journal.
       const named = fs.lstatSync(this.path, { throwIfNoEntry: false });
       if (named !== undefined && named.ino === journal.ino && named.dev === journal.dev) {
-        const at = named.size - body.length;
-        return { bytes: body.length, at, size: named.size, identity: `${named.dev}:${named.ino}:${named.birthtimeMs}` };
+        const at = named.size - length;
+        return { bytes: length, at, size: named.size, identity: journal.identity };
       }
       this.#retire(journal);
-      if (attempt >= 8) return { bytes: body.length, at: -1, size: named?.size ?? 0, identity: "" };
+      if (attempt >= 8) return { bytes: length, at: -1, size: named?.size ?? 0, identity: "" };
     }
   }
 
@@ -125,7 +128,7 @@ export class JournalAppender {
           fs.close(fd, noop);
           return;
         }
-        openJournals.set(this.path, { fd, ino: stat.ino, dev: stat.dev, syncing: 0, retired: false });
+        openJournals.set(this.path, openJournal(fd, stat));
         if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
       });
     });
@@ -182,8 +185,7 @@ export class JournalAppender {
       if (!create && (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    const stat = fs.fstatSync(fd);
-    const journal: OpenJournal = { fd, ino: stat.ino, dev: stat.dev, syncing: 0, retired: false };
+    const journal = openJournal(fd, fs.fstatSync(fd));
     openJournals.set(this.path, journal);
     if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
     return journal;
@@ -193,6 +195,10 @@ export class JournalAppender {
     if (openJournals.get(this.path) === journal) openJournals.delete(this.path);
     retire(journal);
   }
+}
+
+function openJournal(fd: number, stat: fs.Stats): OpenJournal {
+  return { fd, ino: stat.ino, dev: stat.dev, identity: `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`, syncing: 0, retired: false };
 }
 
 function retire(journal: OpenJournal): void {
@@ -231,9 +237,15 @@ export function appendToJournalSync(path: string, lines: Buffer, mode: number): 
 
 const NEWLINE = Buffer.from("\n");
 
-function writeAll(fd: number, buffer: Buffer): void {
-  let written = 0;
-  while (written < buffer.length) written += fs.writeSync(fd, buffer, written, buffer.length - written);
+/**
+ * Writes all of `data` (`length` bytes). A string is written as it is (no Buffer made for it); in the
+ * rare short write (a signal, a disk filling up) the rest goes from its bytes.
+ */
+function writeAll(fd: number, data: string | Buffer, length = data.length): void {
+  let written = typeof data === "string" ? fs.writeSync(fd, data) : 0;
+  if (written >= length) return;
+  const buffer = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  while (written < length) written += fs.writeSync(fd, buffer, written, length - written);
 }
 
 /** Renames the journal aside for a fold; `undefined` when there is none. */

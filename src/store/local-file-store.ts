@@ -146,6 +146,7 @@ export class LocalFileStore {
     this.#scheduler = new WriteScheduler(
       {
         write: (durable) => this.#write(durable),
+        writeNow: () => this.#writeNow(),
         get changed() {
           return table.changed;
         },
@@ -327,6 +328,22 @@ export class LocalFileStore {
       return false;
     } finally {
       this.#taken = undefined;
+    }
+  }
+
+  /** `#write` without an fsync: one synchronous append (nothing to wait for), then a fold considered. */
+  #writeNow(): boolean {
+    const taken = this.#table.take();
+    try {
+      const lines = this.#journalLines(taken);
+      if (lines.length > 0) this.#append(lines);
+      this.#table.written();
+      this.#considerFold();
+      return true;
+    } catch (error) {
+      this.#table.giveBack(taken);
+      this.#writeFailed(error);
+      return false;
     }
   }
 

@@ -43,6 +43,15 @@ export class Changes {
   get empty(): boolean {
     return this.sets.size === 0 && this.removed.size === 0 && this.clears.size === 0 && !this.variables;
   }
+
+  reset(): void {
+    // A few keys are deleted one by one: `clear()` would allocate new tables.
+    if (this.sets.size > 16) this.sets.clear();
+    else for (const key of this.sets) this.sets.delete(key);
+    if (this.removed.size > 0) this.removed.clear();
+    if (this.clears.size > 0) this.clears.clear();
+    this.variables = false;
+  }
 }
 
 const ASYNC = 1;
@@ -199,6 +208,8 @@ export class MemoryTable {
   #changes = new Changes();
   /** Changes taken by a write that has not finished: still ours, not yet on disk. */
   #writing: Changes | undefined;
+  /** The emptied changes of the last write, reused by the next `take()`. */
+  #spare: Changes | undefined;
   /** At most this many entries; the least recently used are evicted. */
   maxEntries: number | undefined;
 
@@ -404,7 +415,8 @@ export class MemoryTable {
   /** The changes a write is about to persist; they stay "ours" until `written` or `giveBack`. */
   take(): Changes {
     const taken = this.#changes;
-    this.#changes = new Changes();
+    this.#changes = this.#spare ?? new Changes();
+    this.#spare = undefined;
     this.#writing = taken;
     return taken;
   }
@@ -421,8 +433,14 @@ export class MemoryTable {
     writing.variables ||= pending.variables;
   }
 
+  /** The changes taken are on disk: their (emptied) sets serve the next write. */
   written(): void {
+    const written = this.#writing;
     this.#writing = undefined;
+    if (written !== undefined) {
+      written.reset();
+      this.#spare = written;
+    }
   }
 
   /** A write failed: its changes are pending again (unless overtaken by newer ones). */

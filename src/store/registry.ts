@@ -189,14 +189,15 @@ export function flushAllSync(budget = new ExitBudget()): void {
 }
 
 /** Writes every store with changes and waits for the writes. */
-export async function flushAll(): Promise<void> {
-  const live = new Set<LocalFileStore>(unwritten);
-  for (const ref of stores.values()) {
-    const store = ref.deref();
-    if (store?.dirty) live.add(store);
-  }
-  await Promise.all([...live].map((store) => store.flush()));
+export function flushAll(): Promise<void> {
+  // Every store with changes, or with a write under way, is in `unwritten` until it is clean.
+  if (unwritten.size === 0) return SETTLED;
+  return Promise.all(Array.from(unwritten, (store) => store.flush())).then(noop);
 }
+
+const SETTLED = Promise.resolve();
+
+function noop(): void {}
 
 /** Writes and folds every store this process holds, so each file alone is complete; whether all are. */
 export async function compactAll(): Promise<boolean> {

@@ -2,13 +2,22 @@
  * When one store writes: a change schedules one write `delay` ms later (so a burst of changes becomes
  * one write); `flush()` writes now; writes of a store never overlap (a flush during a write gets one
  * write after it, shared by every caller); a failed write is retried on a timer with backoff, not only
- * at the next change. Every write runs in the process-wide write queue (write-queue.ts).
+ * at the next change.
+ *
+ * A write that need not be durable is one synchronous append (`writeNow`): it runs at once, outside the
+ * write queue, and the flush resolves already settled. A durable write waits for an fsync and runs in
+ * the process-wide write queue (write-queue.ts).
  */
 import { inWriteSlot, retryDelayMs } from "./write-queue.js";
 
+const SETTLED_TRUE = Promise.resolve(true);
+const SETTLED_FALSE = Promise.resolve(false);
+
 export interface WriteTarget {
-  /** Writes the pending changes; resolves whether they reached the disk (failures are logged there). */
+  /** Writes the pending changes, fsynced; resolves whether they are durable (failures are logged there). */
   write(durable: boolean): Promise<boolean>;
+  /** Writes the pending changes without an fsync, synchronously; whether they reached the disk. */
+  writeNow(): boolean;
   /** Whether changes are pending. */
   readonly changed: boolean;
   /** True when the store must never be written (its file could be neither read nor moved aside). */
@@ -31,15 +40,24 @@ export class WriteScheduler {
 
   markDirty(): void {
     if (this.target.frozen) return;
+    // A timer already set (a flush does not cancel it) writes this change too: no timer per change.
     if (this.#timer === undefined && this.#writing === undefined) this.#schedule(this.delay);
     this.target.onDirty();
   }
 
   /** Writes now (after the write under way, if any); with `durable`, fsynced. */
   flush(durable = false): Promise<boolean> {
-    this.cancel();
-    if (this.target.frozen) return Promise.resolve(false);
-    if (this.#writing === undefined) return this.#start(durable);
+    if (this.target.frozen) return SETTLED_FALSE;
+    if (this.#writing === undefined) {
+      if (durable) return this.#start(true);
+      if (!this.target.changed) {
+        this.target.onClean();
+        return SETTLED_TRUE;
+      }
+      const written = this.target.writeNow();
+      this.#settled(written);
+      return written ? SETTLED_TRUE : SETTLED_FALSE;
+    }
     this.#queuedDurable ||= durable;
     this.#queued ??= this.#writing.then(() => {
       this.#queued = undefined;
@@ -59,19 +77,29 @@ export class WriteScheduler {
   #start(durable: boolean): Promise<boolean> {
     const write = inWriteSlot(() => this.target.write(durable)).then((written) => {
       this.#writing = undefined;
-      this.#failures = written ? 0 : this.#failures + 1;
-      if (!this.target.changed) this.target.onClean();
-      else if (!written) this.#schedule(retryDelayMs(this.#failures));
-      else if (this.#queued === undefined) this.markDirty(); // changes made during the write
+      this.#settled(written);
       return written;
     });
     this.#writing = write;
     return write;
   }
 
+  /** After a write: clean, retried later (it failed), or written again for changes made meanwhile. */
+  #settled(written: boolean): void {
+    this.#failures = written ? 0 : this.#failures + 1;
+    if (!this.target.changed) this.target.onClean();
+    else if (!written) {
+      this.cancel(); // the retry's backoff replaces a timer set for the change
+      this.#schedule(retryDelayMs(this.#failures));
+    } else if (this.#queued === undefined) this.markDirty(); // changes made during the write
+  }
+
   #schedule(delay: number): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => void this.flush(), delay);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, delay);
     this.#timer.unref();
   }
 }
