@@ -11,7 +11,7 @@ import type { CacheLog } from "../logger.js";
 import type { DynamoDBTier } from "./dynamodb/index.js";
 import type { L2Sync } from "./l2-sync.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
-import { newEntry } from "./memory-table.js";
+import { entryText, type EntryMeta } from "./cache-file.js";
 
 export class CacheStack {
   /** Answers of async misses under way, so concurrent identical calls share one execution. */
@@ -108,7 +108,8 @@ export class CacheStack {
 
   /** A computed result: into L1 (written later, coalesced) and, if it can be written, to L2. */
   remember(key: string, computed: StoredEntry, ttlMs: number): void {
-    const entry = withExpiry(computed, ttlMs, this.#local.ttlFor(functionOfKey(key)));
+    const entry = computed;
+    if (entry.persistent) entry.text = textWithExpiry(entry, ttlMs, this.#local.ttlFor(functionOfKey(key)));
     this.#local.set(key, entry);
     if (!entry.persistent || this.#remote === undefined) return;
     const sent = this.#remote.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMs, entry.meta);
@@ -237,13 +238,18 @@ export class CacheStack {
 }
 
 /**
- * The entry with its expiry recorded (`ttlMs`: the method's TTL now; `keepMs`: the longest TTL plus
- * stale window of the function in this process), so the file tells readers that do not know the
- * method's TTL (the CLI) when it expires.
+ * The entry's line with its expiry recorded (`ttlMs`: the method's TTL now; `keepMs`: the longest TTL
+ * plus stale window of the function in this process), so the file tells readers that do not know the
+ * method's TTL (the CLI) when it expires. Made now, so the entry need not keep the expiry (an object per
+ * entry) until it is written; `undefined` if it cannot be made (the write drops the entry, with a warning).
  */
-function withExpiry(entry: StoredEntry, ttlMs: number, keepMs: number | undefined): StoredEntry {
+function textWithExpiry(entry: StoredEntry, ttlMs: number, keepMs: number | undefined): string | undefined {
   const ttl = entry.meta?.ttlMs ?? ttlMs;
   const stale = keepMs !== undefined && keepMs > ttl ? keepMs - ttl : undefined;
-  const meta = { ...entry.meta, expiresMs: entry.time + ttl, ...(stale === undefined ? {} : { staleMs: stale }) };
-  return newEntry({ time: entry.time, async: entry.async, origin: entry.origin, value: entry.value, decoded: entry.decoded, raw: entry.raw, text: entry.text, persistent: entry.persistent, meta });
+  const meta: EntryMeta = { ...entry.meta, expiresMs: entry.time + ttl, ...(stale === undefined ? {} : { staleMs: stale }) };
+  try {
+    return entryText(entry.raw, entry.time, entry.async, meta);
+  } catch {
+    return undefined;
+  }
 }
