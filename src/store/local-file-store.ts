@@ -382,11 +382,14 @@ export class LocalFileStore {
   }
 
   /**
-   * An explicit save or clear: the changes appended and, with `durable`, fsynced (group commit); a small cache (file under
+   * An explicit save or clear, after a full look at the disk: the changes appended and, with `durable`, fsynced (group commit); a small cache (file under
    * 64 KiB) is then folded as well, so its file alone is complete right away, as the Python library's
    * save leaves it. Resolves whether the changes are durable on disk.
    */
   async save(durable = true): Promise<boolean> {
+    // A full look first (two stats): a file deleted or replaced under us is merged or written back whole,
+    // so what this save reports as on disk includes what only the old file held.
+    this.refresh();
     if (!(await this.flush(durable))) return false;
     if (this.#reader.fileBytes < FOLD_ALWAYS_BELOW_BYTES && this.#wantsFold()) await this.compact();
     return true;
