@@ -52,6 +52,8 @@ const MAX_WARMING = 8;
 
 /** The open journal descriptors of this process, by path, least recently used first. */
 const openJournals = new Map<string, OpenJournal>();
+/** The one last in `openJournals` after its last use (so using it again needs no reordering). */
+let lastUsed: OpenJournal | undefined;
 
 /**
  * Appends to one journal through a descriptor kept open (one `write()` and one `lstat` per append), and
@@ -128,7 +130,8 @@ export class JournalAppender {
           fs.close(fd, noop);
           return;
         }
-        openJournals.set(this.path, openJournal(fd, stat));
+        lastUsed = openJournal(fd, stat);
+        openJournals.set(this.path, lastUsed);
         if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
       });
     });
@@ -174,8 +177,11 @@ export class JournalAppender {
   #open(create: boolean): OpenJournal | undefined {
     const pooled = openJournals.get(this.path);
     if (pooled !== undefined) {
-      openJournals.delete(this.path); // re-inserted last: the most recently used
-      openJournals.set(this.path, pooled);
+      if (lastUsed !== pooled) {
+        openJournals.delete(this.path); // re-inserted last: the most recently used
+        openJournals.set(this.path, pooled);
+        lastUsed = pooled;
+      }
       return pooled;
     }
     let fd: number;
@@ -187,6 +193,7 @@ export class JournalAppender {
     }
     const journal = openJournal(fd, fs.fstatSync(fd));
     openJournals.set(this.path, journal);
+    lastUsed = journal;
     if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
     return journal;
   }
@@ -202,6 +209,7 @@ function openJournal(fd: number, stat: fs.Stats): OpenJournal {
 }
 
 function retire(journal: OpenJournal): void {
+  if (lastUsed === journal) lastUsed = undefined;
   if (journal.retired) return;
   journal.retired = true;
   if (journal.syncing === 0) closeQuietly(journal.fd);
