@@ -9,14 +9,32 @@
  * second is written one microsecond later (`.000001`), which reads back as the same millisecond.
  */
 
+/** The second of the last timestamp made, and its text up to the fraction: entries written together mostly share it. */
+let lastSecond = Number.NaN;
+let lastSecondText = "";
+/** Times up to this far from 1970 are valid Dates. */
+const MAX_DATE_MS = 8.64e15;
+
 /** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it, never `.000000`. */
 export function pythonLocalTimestamp(epochMs: number): string {
-  const d = new Date(epochMs);
-  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-  return (
-    `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
-    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000 || 1, 6)}`
-  );
+  const ms = Math.trunc(epochMs); // what a Date keeps of it
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) return `${secondText(new Date(Number.NaN))}000001`;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    // A local time's fields change only on whole seconds (offsets change on whole minutes).
+    lastSecondText = secondText(new Date(ms));
+    lastSecond = second;
+  }
+  return lastSecondText + pad((ms - second * 1000) * 1000 || 1, 6);
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.` of a Date, in local time. */
+function secondText(d: Date): string {
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.`;
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, "0");
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
