@@ -75,9 +75,9 @@ export class DiskReader {
 
   /**
    * The file read without blocking: in parts of 64 KB (large-file.ts), the event loop running whenever
-   * the parts read since it last ran took `ASYNC_SLICE_MS` (or made 1 MB), then the journals (synchronously: they are
-   * small next to the file). Stops, having
-   * changed nothing that a later read would not, when `stop()` says a synchronous load took over.
+   * the parts read since it last ran took `ASYNC_SLICE_MS` (or made 1 MB), then the journals
+   * (synchronously: they are small next to the file). Stops, having changed nothing that a later read
+   * would not, when `stop()` says a synchronous load took over.
    * Small files, files in another layout and any failure take the synchronous path (`load`).
    */
   async loadAsync(sealed: string[], stop: () => boolean): Promise<void> {

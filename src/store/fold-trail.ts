@@ -115,6 +115,7 @@ function headerLine({ from, to, journal, bytes, fileBytes }: Omit<TrailHeader, "
   return Buffer.from(`${JSON.stringify({ cacherator_trail: 1, from, to, journal, start, bytes, file_bytes: fileBytes })}\n`);
 }
 
+/** The trail's header and where the journal bytes start in it; `undefined` if there is none or it is unreadable. */
 export function readTrailHeader(journalPath: string): { header: TrailHeader; base: number } | undefined {
   let fd: number;
   try {
