@@ -262,8 +262,8 @@ export class JSONCache {
 
   /**
    * Opens the cache file of `options.dataId` (in `options.directory`) without blocking the event loop
-   * for long: a file of 1 MB or more is read in parts of 256 KB with the event loop running between
-   * them. Instances constructed afterwards with that dataId and directory find it loaded (a
+   * for long: a file of 1 MB or more is read in parts of 64 KB, the event loop running every few
+   * milliseconds. Instances constructed afterwards with that dataId and directory find it loaded (a
    * constructor itself reads synchronously: about as long as `JSON.parse` of the file). An instance
    * constructed before this resolves reads the rest at once. Takes the constructor's options.
    * @throws {CacheOptionsError} when an option is invalid, or `dataId` is missing.

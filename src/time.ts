@@ -9,31 +9,37 @@
  * second is written one microsecond later (`.000001`), which reads back as the same millisecond.
  */
 
-/** The last second formatted (`YYYY-MM-DDTHH:MM:SS.`) and the local offset it was formatted with. */
-let formattedSecond = Number.NaN;
-let formattedOffset = Number.NaN;
-let secondPrefix = "";
+/** The second of the last timestamp made, the local offset then, and its text up to the fraction. */
+let lastSecond = Number.NaN;
+let lastOffset = Number.NaN;
+let lastSecondText = "";
+/** Times up to this far from 1970 are valid Dates. */
+const MAX_DATE_MS = 8.64e15;
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffff` in local time, as Python's `datetime.now().isoformat()` writes it, never `.000000`. */
 export function pythonLocalTimestamp(epochMs: number): string {
-  const ms = ((epochMs % 1000) + 1000) % 1000;
-  const second = epochMs - ms;
-  // Entries written together share their second: its local form is made once, and made again only
-  // if the local offset differs (`process.env.TZ` may change while the process runs).
-  const d = new Date(second);
-  const offset = d.getTimezoneOffset();
-  if (second !== formattedSecond || offset !== formattedOffset) {
-    secondPrefix =
-      `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1, 2)}-${pad(d.getDate(), 2)}` +
-      `T${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.`;
-    formattedSecond = second;
-    formattedOffset = offset;
+  const ms = Math.trunc(epochMs); // what a Date keeps of it
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) return `${secondText(new Date(Number.NaN))}000001`;
+  const second = Math.floor(ms / 1000);
+  // Entries written together mostly share their second: its local form is made once, and again only if
+  // the local offset differs (`process.env.TZ` may change while the process runs). A local time's
+  // fields change only on whole seconds (offsets change on whole minutes).
+  const date = new Date(ms);
+  const offset = date.getTimezoneOffset();
+  if (second !== lastSecond || offset !== lastOffset) {
+    lastSecondText = secondText(date);
+    lastSecond = second;
+    lastOffset = offset;
   }
-  if (ms === 0) return `${secondPrefix}000001`;
-  return `${secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}000`;
+  return lastSecondText + pad((ms - second * 1000) * 1000 || 1, 6);
 }
 
-function pad(n: number, width: number): string {
+/** `YYYY-MM-DDTHH:MM:SS.` of a Date, in local time. */
+function secondText(d: Date): string {
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.`;
+}
+
+function pad(n: number, width = 2): string {
   return String(n).padStart(width, "0");
 }
 

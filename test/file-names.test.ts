@@ -302,6 +302,25 @@ describe("timestamps in cache files", () => {
     );
   });
 
+  it("writes each instant's own local fields, however the instants before it were spread", () => {
+    const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+    const fields = (ms: number) => {
+      const d = new Date(ms);
+      return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000 || 1, 6)}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: -(2 ** 42), max: 2 ** 42 }), fc.double({ min: -(2 ** 42), max: 2 ** 42, noNaN: true })), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: -1500, max: 1500 }),
+        (instants, step) => {
+          // Each instant, then its neighbours: the same second, the seconds around it.
+          for (const ms of instants.flatMap((t) => [t, t + step, t - 1, t + 1])) expect(pythonLocalTimestamp(ms)).toBe(fields(ms));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("returns undefined for text that is not a timestamp", () => {
     for (const text of ["", "yesterday", "2026-11-24", "2026-11-24T21:56", "24/11/2026 21:56:19", "2026-11-24T21:56:19.126065 ", "2026-11-24T21:56:19+5"]) {
       expect(parseTimestamp(text)).toBeUndefined();

@@ -7,8 +7,8 @@
  * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
  * has it (it read the journal line); one that read the new file whole does not.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
@@ -61,6 +61,14 @@ describe("the trail of a fold", () => {
     expect(await folder.flush()).toBe(true);
     follower.refresh();
     expect(follower.get("later(){}")).toBeDefined();
+  });
+
+  it("leaves no private file behind: the trail written ahead of the commit is renamed into place", async () => {
+    const { path, folder } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    expect(existsSync(`${path}.journal.folded`)).toBe(true);
+    expect(readdirSync(dirname(path)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
 
   it("without the trail, the new file is read whole (the probe entry is absent)", async () => {

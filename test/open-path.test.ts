@@ -55,6 +55,10 @@ describe("serializeCacheFileChunks", () => {
             expect(chunks.join("")).toBe(whole);
             if (chunkBytes === 1 && lines.length > 1) expect(chunks.length).toBeGreaterThan(lines.length);
           }
+          // Chunks cut by time (here: every few lines) concatenate to the same text.
+          const sliced = [...serializeCacheFileChunks("data id", lines, variables, NOW, extras, 1 << 20, 0)];
+          expect(sliced.join("")).toBe(whole);
+          if (lines.length >= 100) expect(sliced.length).toBeGreaterThan(2);
           expect(JSON.parse(whole)).toBeTypeOf("object");
         });
       }

@@ -17,6 +17,7 @@
  * under the TTL it was computed with. The Python library ignores the fields it does not know.
  */
 import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { TAG, foreignValue } from "../codec.js";
 import { mayHoldLongIntegers, parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import { parseTimestamp, pythonLocalTimestamp } from "../time.js";
@@ -403,6 +404,8 @@ export function serializeCacheFile(
  * The file of `serializeCacheFile` in pieces of about `chunkBytes` characters each (the last one
  * shorter; a line is never split), made as they are consumed: a fold can write a file larger than
  * the longest string V8 can hold. Concatenated, the chunks are exactly `serializeCacheFile`'s text.
+ * With `sliceMs`, a chunk also ends once making it has taken that long (its entries' lines may cost
+ * far more than their length says), so the consumer can let the event loop run between chunks.
  *
  * The marker records `"long_ints": false` when no entry line holds an integer literal of 16 or more
  * digits (a BigInt past 2^53 is written as one; the scan may also count digits inside a string,
@@ -415,10 +418,14 @@ export function* serializeCacheFileChunks(
   savedAt: number,
   extras: MarkerExtras = {},
   chunkBytes = 1 << 20,
+  sliceMs = Number.POSITIVE_INFINITY,
 ): Generator<string, void, undefined> {
   let parts: string[] = ['{\n    "_json_cache_func_cache": {'];
   let length = 0;
   let first = true;
+  const sliced = sliceMs !== Number.POSITIVE_INFINITY;
+  let sliceEnd = sliced ? performance.now() + sliceMs : 0;
+  let lines = 0;
   let longIntegers = false;
   const variableLines = [...variables];
   const tagsLine = attributeTagsLine(variableLines, savedAt);
@@ -432,10 +439,12 @@ export function* serializeCacheFileChunks(
     first = false;
     if (!longIntegers && mayHoldLongIntegers(text)) longIntegers = true;
     length += line.length;
-    if (length >= chunkBytes) {
+    // The clock is read every SLICE_CHECK_LINES lines: reading it costs about as much as a short line.
+    if (length >= chunkBytes || (sliced && ++lines % SLICE_CHECK_LINES === 0 && performance.now() >= sliceEnd)) {
       yield parts.join("");
       parts = [];
       length = 0;
+      if (sliced) sliceEnd = performance.now() + sliceMs;
     }
   }
   parts.push(first ? "},\n" : "\n    },\n");
@@ -461,6 +470,9 @@ export function* serializeCacheFileChunks(
   parts.push(`    "_cacherator": {${marker}}\n}\n`);
   yield parts.join("");
 }
+
+/** How many entry lines `serializeCacheFileChunks` makes between two looks at the clock. */
+const SLICE_CHECK_LINES = 32;
 
 /** A map of clear times as stored in a journal line or in the cache file's marker. */
 export function parseClears(value: unknown): Map<string, number> {

@@ -15,6 +15,7 @@
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
+import { performance } from "node:perf_hooks";
 import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file.js";
 import { stringifyEncoded } from "../encoded-json.js";
@@ -73,9 +74,10 @@ export class DiskReader {
   }
 
   /**
-   * The file read without blocking: in parts of a few MB (large-file.ts), with the event loop running
-   * between them, then the journals (synchronously: they are small next to the file). Stops, having
-   * changed nothing that a later read would not, when `stop()` says a synchronous load took over.
+   * The file read without blocking: in parts of 64 KB (large-file.ts), the event loop running whenever
+   * the parts read since it last ran took `ASYNC_SLICE_MS` (or made 1 MB), then the journals
+   * (synchronously: they are small next to the file). Stops, having changed nothing that a later read
+   * would not, when `stop()` says a synchronous load took over.
    * Small files, files in another layout and any failure take the synchronous path (`load`).
    */
   async loadAsync(sealed: string[], stop: () => boolean): Promise<void> {
@@ -95,10 +97,15 @@ export class DiskReader {
     let ours = false;
     try {
       checkHeapFor(this.path, size);
+      let sliceEnd = performance.now() + ASYNC_SLICE_MS;
+      let sliceParts = 0;
       for (const part of fileParts(this.path, ASYNC_PART_BYTES)) {
         ours = this.#applyFile(part, this.path, undefined);
+        if (++sliceParts < ASYNC_SLICE_PARTS && performance.now() < sliceEnd) continue;
         await new Promise((resolve) => setImmediate(resolve));
         if (stop()) return;
+        sliceEnd = performance.now() + ASYNC_SLICE_MS;
+        sliceParts = 0;
       }
     } catch (error) {
       if (error instanceof FileTooLargeError && size >= PARTS_FROM_BYTES) this.#tooLarge(error, identity);
@@ -423,7 +430,11 @@ export class DiskReader {
 const DAY_MS = 86_400_000;
 /** An asynchronous open reads files from this size on in parts (smaller ones take a few ms whole). */
 const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
-const ASYNC_PART_BYTES = 256 * 1024;
+/** Parts of this size take about a millisecond to merge… */
+const ASYNC_PART_BYTES = 64 * 1024;
+/** …and the event loop runs once they took this long together (the garbage collector's pauses come on top), or were this many. */
+const ASYNC_SLICE_MS = 4;
+const ASYNC_SLICE_PARTS = 16;
 /** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
 let futureLimit = 0;
 

@@ -17,6 +17,7 @@
  * more (smaller ones are read whole in a few milliseconds). It is replaced by the next fold's.
  */
 import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { privateName } from "./private-names.js";
 
@@ -46,7 +47,7 @@ export function leaveTrail(journalPath: string, sealedPath: string, header: Omit
   const path = trailPath(journalPath);
   const tmp = join(dirname(path), privateName(basename(path), "tmp"));
   try {
-    const start = Math.max(0, header.bytes - TRAIL_TAIL_BYTES);
+    const start = tailStart(header);
     const tail = Buffer.alloc(header.bytes - start);
     const source = fs.openSync(sealedPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
@@ -58,14 +59,60 @@ export function leaveTrail(journalPath: string, sealedPath: string, header: Omit
     } finally {
       fs.closeSync(source);
     }
-    const { from, to, journal, bytes, fileBytes } = header;
-    const line = Buffer.from(`${JSON.stringify({ cacherator_trail: 1, from, to, journal, start, bytes, file_bytes: fileBytes })}\n`);
-    fs.writeFileSync(tmp, Buffer.concat([line, tail]), { flag: "wx", mode });
+    fs.writeFileSync(tmp, Buffer.concat([headerLine(header, start), tail]), { flag: "wx", mode });
     fs.renameSync(tmp, path);
   } catch {
     fs.rmSync(tmp, { force: true });
     fs.rmSync(path, { force: true });
   }
+}
+
+/**
+ * `leaveTrail` in two steps, so that the fold's commit (lock check, trail, rename of the file) does
+ * not wait for the disk: the trail is written to a private file without blocking, and put in place
+ * by `placeTrail` at the commit. Resolves the private file, or `undefined` if it could not be written.
+ */
+export async function writeTrail(journalPath: string, sealedPath: string, header: Omit<TrailHeader, "start">, mode: number): Promise<string | undefined> {
+  const path = trailPath(journalPath);
+  const tmp = join(dirname(path), privateName(basename(path), "tmp"));
+  try {
+    const start = tailStart(header);
+    const tail = Buffer.alloc(header.bytes - start);
+    const source = await fsp.open(sealedPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      for (let at = 0; at < tail.length; ) {
+        const { bytesRead } = await source.read(tail, at, tail.length - at, start + at);
+        if (bytesRead === 0) throw new Error("the sealed journal is shorter than was read");
+        at += bytesRead;
+      }
+    } finally {
+      await source.close();
+    }
+    await fsp.writeFile(tmp, Buffer.concat([headerLine(header, start), tail]), { flag: "wx", mode });
+    return tmp;
+  } catch {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    return undefined;
+  }
+}
+
+/** Puts a trail `writeTrail` wrote in place (never throws; a trail that cannot be placed is removed, as is the one there). */
+export function placeTrail(journalPath: string, written: string): void {
+  const path = trailPath(journalPath);
+  try {
+    fs.renameSync(written, path);
+  } catch {
+    fs.rmSync(written, { force: true });
+    fs.rmSync(path, { force: true });
+  }
+}
+
+function tailStart(header: Omit<TrailHeader, "start">): number {
+  return Math.max(0, header.bytes - TRAIL_TAIL_BYTES);
+}
+
+function headerLine({ from, to, journal, bytes, fileBytes }: Omit<TrailHeader, "start">, start: number): Buffer {
+  return Buffer.from(`${JSON.stringify({ cacherator_trail: 1, from, to, journal, start, bytes, file_bytes: fileBytes })}\n`);
 }
 
 /** The trail's header and where the journal bytes start in it; `undefined` if there is none or it is unreadable. */

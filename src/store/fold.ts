@@ -17,7 +17,7 @@ import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./
 import { sealJournal, unsealJournal } from "./journal-file.js";
 import { forgetLeftovers, leftovers } from "./private-names.js";
 import { writeSnapshot, writeSnapshotSync, type WrittenFile } from "./snapshot-file.js";
-import { TRAIL_FROM_BYTES, leaveTrail } from "./fold-trail.js";
+import { TRAIL_FROM_BYTES, leaveTrail, placeTrail, writeTrail, type TrailHeader } from "./fold-trail.js";
 import { journalIdentity } from "./disk-reader.js";
 import * as fs from "node:fs";
 
@@ -48,6 +48,8 @@ export class Folder {
   #held: HeldLock | undefined;
   /** What the fold under way read, for its trail (when it sealed exactly one journal over an unchanged file). */
   #trail: { from: string; sealed: string; journal: string; bytes: number } | undefined;
+  /** The trail the fold under way wrote ahead of its commit (fold-trail.ts `writeTrail`), until placed or removed. */
+  #trailWritten: string | undefined;
 
   constructor(private readonly context: FoldContext) {}
 
@@ -61,11 +63,18 @@ export class Folder {
     this.#held = held;
     try {
       return await this.#under(held, false, async (text) => {
-        return writeSnapshot(this.context.path, text, { durable: true, mode: this.context.mode(), beforeCommit: (written) => this.#beforeCommit(held, written) });
+        return writeSnapshot(this.context.path, text, {
+          durable: true,
+          mode: this.context.mode(),
+          prepare: (written) => this.#writeTrail(written),
+          beforeCommit: (written) => this.#beforeCommit(held, written),
+        });
       });
     } finally {
       this.#held = undefined;
       held.release();
+      if (this.#trailWritten !== undefined) removeQuietly(this.#trailWritten); // not committed
+      this.#trailWritten = undefined;
     }
   }
 
@@ -75,6 +84,8 @@ export class Folder {
    */
   foldAtExit(waitMs: number, onError: (error: unknown) => void): void {
     const abandoned = this.#held;
+    if (this.#trailWritten !== undefined) removeQuietly(this.#trailWritten); // the trail of a file that is not committed
+    this.#trailWritten = undefined;
     const held = abandoned ?? this.#lock(() => lockSync(this.context.lockPath, waitMs, this.context.mode()));
     if (held === undefined) return; // the holder folds what is in the journal, or the next writer does
     try {
@@ -157,14 +168,29 @@ export class Folder {
     return reader.readAll(sealed) === "busy" ? undefined : sealed;
   }
 
+  /** The trail of the fold under way, if it leaves one, written ahead of its commit (which only puts it in place). */
+  async #writeTrail(written: WrittenFile): Promise<void> {
+    const trail = this.#trailOf(written);
+    if (trail !== undefined) this.#trailWritten = await writeTrail(this.context.journalPath, trail.sealed, trail.header, this.context.mode());
+  }
+
   /** Right before the rename: the lock must still be ours, and the file the one merged; then the trail is left. */
   #beforeCommit(held: HeldLock, written: WrittenFile): void {
     if (!held.stillHeld()) throw new LockLostError(this.context.lockPath);
     this.context.reader.beforeReplacing();
+    const trail = this.#trailOf(written);
+    if (trail === undefined) return;
+    const ready = this.#trailWritten;
+    this.#trailWritten = undefined;
+    if (ready !== undefined) placeTrail(this.context.journalPath, ready);
+    else leaveTrail(this.context.journalPath, trail.sealed, trail.header, this.context.mode());
+  }
+
+  /** The sealed journal and header of this fold's trail for the file written; `undefined` when it leaves none. */
+  #trailOf(written: WrittenFile): { sealed: string; header: Omit<TrailHeader, "start"> } | undefined {
     const trail = this.#trail;
-    if (trail !== undefined && written.bytes >= TRAIL_FROM_BYTES) {
-      leaveTrail(this.context.journalPath, trail.sealed, { from: trail.from, to: written.identity, journal: trail.journal, bytes: trail.bytes, fileBytes: written.bytes }, this.context.mode());
-    }
+    if (trail === undefined || written.bytes < TRAIL_FROM_BYTES) return undefined;
+    return { sealed: trail.sealed, header: { from: trail.from, to: written.identity, journal: trail.journal, bytes: trail.bytes, fileBytes: written.bytes } };
   }
 
   #done(bytes: number, sealed: string[]): void {

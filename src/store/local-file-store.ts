@@ -65,8 +65,10 @@ export interface LocalFileStoreOptions {
 const FOLD_ALWAYS_BELOW_BYTES = 64 * 1024;
 /** A fold follows a write this much later, so a burst of writes gets one fold. */
 const FOLD_DELAY_MS = 200;
-/** A fold writes the file in chunks of this many characters: making one (its entries' lines) holds the event loop a few ms. */
+/** A fold writes the file in chunks of at most this many characters… */
 const SNAPSHOT_CHUNK = 256 * 1024;
+/** …each made in at most about this many ms (making entries' lines is most of a fold's work), the event loop running between them. */
+const SNAPSHOT_SLICE_MS = 5;
 /** A fold that found the lock busy is tried again this many times (the holder may have sealed before our append). */
 const FOLD_RETRIES = 5;
 
@@ -452,13 +454,17 @@ export class LocalFileStore {
   /** The file's text for the current state, without expired entries, in chunks made as they are written. */
   #snapshot(): Iterable<string> {
     const table = this.#table;
-    return serializeCacheFileChunks(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears }, SNAPSHOT_CHUNK);
+    return serializeCacheFileChunks(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears }, SNAPSHOT_CHUNK, SNAPSHOT_SLICE_MS);
   }
 
   /**
    * Each entry's line, leaving out (and then removing) those whose function's TTL, as called in this
    * process, has passed. Iterates the table as it is: entries set meanwhile are appended to the journal
    * anyway, and a removal meanwhile is a journal line that applies after the file.
+   *
+   * The lines of entries read from disk are made for the chunk and not kept: kept, they would double
+   * the memory of a large cache after its first fold, and every one of them would be copied by the
+   * garbage collector while the fold runs.
    */
   *#liveEntryLines(): Generator<[string, string]> {
     const now = Date.now();
@@ -470,10 +476,20 @@ export class LocalFileStore {
         expired.push(key);
         continue;
       }
-      const text = this.#entryTextOf(key);
+      if (!entry.persistent) continue;
+      const text = entry.text ?? this.#lineOf(key, entry);
       if (text !== undefined) yield [key, text];
     }
     this.#table.removeKeys(expired);
+  }
+
+  /** An entry's line, made without keeping it; one that cannot be made goes to `#entryTextOf`, which drops the entry with its warning. */
+  #lineOf(key: string, entry: StoredEntry): string | undefined {
+    try {
+      return entryText(entry.raw, entry.time, entry.async, entry.meta);
+    } catch {
+      return this.#entryTextOf(key);
+    }
   }
 
   #countWritten(bytes: number): void {

@@ -21,6 +21,8 @@ export interface SnapshotOptions {
   mode: number;
   /** Throws to abandon the write before the rename; told what was written. */
   beforeCommit: (written: WrittenFile) => void;
+  /** Work that needs what was written and may wait for the disk, done before `beforeCommit`. */
+  prepare?: (written: WrittenFile) => Promise<void>;
 }
 
 /** The file a snapshot wrote, before it is renamed into place (a rename keeps both). */
@@ -54,8 +56,16 @@ export async function writeSnapshot(path: string, chunks: Iterable<string>, opti
     } finally {
       await handle.close();
     }
-    options.beforeCommit(written);
-    fs.renameSync(tmp, path);
+    await options.prepare?.(written);
+    // Held open across the rename, the file replaced is released by the close (on a worker thread),
+    // not by the rename: freeing a large file's blocks takes the file system tens of milliseconds.
+    const replaced = await fsp.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => undefined);
+    try {
+      options.beforeCommit(written);
+      fs.renameSync(tmp, path);
+    } finally {
+      await replaced?.close().catch(() => undefined);
+    }
   } catch (error) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw error;
@@ -65,7 +75,7 @@ export async function writeSnapshot(path: string, chunks: Iterable<string>, opti
 }
 
 /** The synchronous form, for process exit. */
-export function writeSnapshotSync(path: string, chunks: Iterable<string>, options: Omit<SnapshotOptions, "durable">): WrittenFile {
+export function writeSnapshotSync(path: string, chunks: Iterable<string>, options: Omit<SnapshotOptions, "durable" | "prepare">): WrittenFile {
   const tmp = join(dirname(path), privateName(basename(path), "tmp"));
   try {
     const mode = modeOf(path, options.mode);
