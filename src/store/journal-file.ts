@@ -96,7 +96,9 @@ export class JournalAppender {
         const at = named.size - length;
         return { bytes: length, at, size: named.size, identity: journal.identity };
       }
-      this.#retire(journal);
+      // Closed on the thread pool: ours may be the last reference to a sealed journal a fold removed,
+      // and freeing a large file's blocks would hold the event loop.
+      this.#retire(journal, true);
       if (attempt >= 8) return { bytes: length, at: -1, size: named?.size ?? 0, identity: "" };
     }
   }
@@ -160,7 +162,7 @@ export class JournalAppender {
     const done = new Promise<void>((resolve, reject) => {
       fs.fdatasync(held.fd, (error) => {
         held.syncing--;
-        if (held.retired && held.syncing === 0) closeQuietly(held.fd);
+        if (held.retired && held.syncing === 0) fs.close(held.fd, noop);
         if (error) reject(error);
         else resolve();
       });
@@ -198,9 +200,9 @@ export class JournalAppender {
     return journal;
   }
 
-  #retire(journal: OpenJournal): void {
+  #retire(journal: OpenJournal, inBackground = false): void {
     if (openJournals.get(this.path) === journal) openJournals.delete(this.path);
-    retire(journal);
+    retire(journal, inBackground);
   }
 }
 
@@ -208,11 +210,14 @@ function openJournal(fd: number, stat: fs.Stats): OpenJournal {
   return { fd, ino: stat.ino, dev: stat.dev, identity: `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`, syncing: 0, retired: false };
 }
 
-function retire(journal: OpenJournal): void {
+/** Closes a descriptor that left the pool, once its syncs finish; `inBackground`: on the thread pool. */
+function retire(journal: OpenJournal, inBackground = false): void {
   if (lastUsed === journal) lastUsed = undefined;
   if (journal.retired) return;
   journal.retired = true;
-  if (journal.syncing === 0) closeQuietly(journal.fd);
+  if (journal.syncing !== 0) return; // the last sync closes it
+  if (inBackground) fs.close(journal.fd, noop);
+  else closeQuietly(journal.fd);
 }
 
 function evictOldest(): void {
