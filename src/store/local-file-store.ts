@@ -107,8 +107,9 @@ export class LocalFileStore {
   #journalWarm = false;
   readonly #prepareJournal: boolean;
   #loaded = false;
-  /** When a miss last looked at the disk (ms). */
+  /** When a miss, and a save, last looked at the disk (ms). */
   #missRefreshAt = 0;
+  #saveLookAt = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
 
   constructor(options: LocalFileStoreOptions) {
@@ -384,14 +385,19 @@ export class LocalFileStore {
   }
 
   /**
-   * An explicit save or clear, after a full look at the disk: the changes appended and, with `durable`, fsynced (group commit); a small cache (file under
+   * An explicit save or clear, after a look at the file: the changes appended and, with `durable`, fsynced (group commit); a small cache (file under
    * 64 KiB) is then folded as well, so its file alone is complete right away, as the Python library's
    * save leaves it. Resolves whether the changes are durable on disk.
    */
   async save(durable = true): Promise<boolean> {
-    // A full look first (two stats): a file deleted or replaced under us is merged or written back whole,
-    // so what this save reports as on disk includes what only the old file held.
-    this.refresh();
+    // A look at the file first (one stat, shared by the saves of the same millisecond): a file deleted
+    // or replaced under us is merged or written back whole, so what this save reports as on disk
+    // includes what only the old file held.
+    const now = Date.now();
+    if (now !== this.#saveLookAt) {
+      this.#saveLookAt = now;
+      if (!this.#reader.unchanged()) this.refresh();
+    }
     if (!(await this.flush(durable))) return false;
     if (this.#reader.fileBytes < FOLD_ALWAYS_BELOW_BYTES && this.#wantsFold()) await this.compact();
     return true;
