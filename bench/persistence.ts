@@ -205,7 +205,7 @@ export async function measureMisses(options: MissOptions): Promise<MissResults> 
       title: "Miss with persistence",
       notes: [
         "per-miss cost = one call of a cached method that misses (the method itself is trivial: x * 2) plus waiting until the result is in the file: " +
-          "cacherator `obj.double(x); await JSONCache.flushAll()` (no fsync; a file under 64 KiB is rewritten whole, a larger one gets a journal line, folded in when the journal outgrows the file); " +
+          "cacherator `obj.double(x); await JSONCache.flushAll()` (no fsync; one journal line appended synchronously; folded into the file in the background, 200 ms later while the file is under 64 KiB, else once the journal outgrows the file); " +
           "bentocache `await getOrSet(...)` (resolves after the L2 file write); cacheable `await wrapped(x)` with Keyv(keyv-file, writeDelay: 0) (resolves after the file is rewritten)",
         `amortised = a burst of ${options.burst} misses followed by one flush, divided by ${options.burst} (what the default writeDelay coalescing gives a busy process)`,
         "cacherator caches are pre-filled by writing the cache file in the library's format and opening it; peers are pre-filled through their own API",
