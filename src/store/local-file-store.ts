@@ -319,16 +319,11 @@ export class LocalFileStore {
     const taken = this.#table.take();
     this.#taken = taken;
     try {
-      const lines = this.#journalLines(taken);
-      if (lines.length > 0) this.#append(lines);
+      this.#appendChanges(taken);
       if (durable) await this.#journal.sync();
-      this.#table.written();
-      this.#considerFold();
-      return true;
+      return this.#written();
     } catch (error) {
-      this.#table.giveBack(taken);
-      this.#writeFailed(error);
-      return false;
+      return this.#notWritten(taken, error);
     } finally {
       this.#taken = undefined;
     }
@@ -338,16 +333,29 @@ export class LocalFileStore {
   #writeNow(): boolean {
     const taken = this.#table.take();
     try {
-      const lines = this.#journalLines(taken);
-      if (lines.length > 0) this.#append(lines);
-      this.#table.written();
-      this.#considerFold();
-      return true;
+      this.#appendChanges(taken);
+      return this.#written();
     } catch (error) {
-      this.#table.giveBack(taken);
-      this.#writeFailed(error);
-      return false;
+      return this.#notWritten(taken, error);
     }
+  }
+
+  #appendChanges(taken: Changes): void {
+    const lines = this.#journalLines(taken);
+    if (lines.length > 0) this.#append(lines);
+  }
+
+  #written(): true {
+    this.#table.written();
+    this.#considerFold();
+    return true;
+  }
+
+  /** A write failed: its changes are pending again (retried on a timer), and the failure is logged once. */
+  #notWritten(taken: Changes, error: unknown): false {
+    this.#table.giveBack(taken);
+    this.#writeFailed(error);
+    return false;
   }
 
   /** Appends whole lines; creates the directory when it is missing (it may have been removed under us). */
@@ -522,12 +530,10 @@ export class LocalFileStore {
     if (!this.#table.changed) return;
     const taken = this.#table.take();
     try {
-      const lines = this.#journalLines(taken);
-      if (lines.length > 0) this.#append(lines);
-      this.#table.written();
+      this.#appendChanges(taken);
+      this.#table.written(); // no fold is considered: the exit folds next, within its budget
     } catch (error) {
-      this.#table.giveBack(taken);
-      this.#writeFailed(error);
+      this.#notWritten(taken, error);
     }
   }
 
