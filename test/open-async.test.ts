@@ -2,11 +2,12 @@
  * `JSONCache.openAsync`: a large cache file is read in parts with the event loop running between
  * them; instances constructed afterwards find it loaded, and one constructed meanwhile reads the rest.
  */
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Cached, CacheOptionsError, JSONCache } from "../src/index.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
+import { setLine } from "../src/store/journal.js";
 import { tempDir } from "./helpers.js";
 
 const ENTRIES = 40_000; // about 5 MB: read in parts
@@ -78,6 +79,38 @@ describe("JSONCache.openAsync", () => {
     expect(calls.count).toBe(0);
     const again = new Squares();
     expect(again.jsonCacheStats().totalEntries).toBe(ENTRIES);
+  });
+
+  it("reads a large journal left beside the file in slices too; its entries win over the file's", async () => {
+    // A journal an exit could not fold in: 12 MB next to a file of just over 1 MB. The file's part is
+    // read in at most 19 parts; the journal's in 256 KB slices, the event loop turning after each.
+    const directory = tempDir();
+    const now = Date.now();
+    const inFile = 10_000;
+    const lines = function* (): Generator<[string, string]> {
+      for (let i = 0; i < inFile; i++) yield [`square(${i},){}`, entryText(i * i, now - 1_000, false)];
+    };
+    const file = join(directory, "journal-left.json");
+    writeFileSync(file, serializeCacheFile("journal-left", lines(), [], now - 1_000));
+    let journal = "";
+    let total = inFile;
+    for (let i = 0; journal.length < 12 * 1024 * 1024; i++) {
+      // First every entry of the file again with another value (newer), then new entries.
+      journal += `\n${setLine(`square(${i},){}`, entryText(i < inFile ? -i : i * i, now, false))}`;
+      if (i >= inFile) total++;
+    }
+    writeFileSync(`${file}.journal`, journal);
+    expect(statSync(file).size).toBeGreaterThan(1024 * 1024);
+    const loop = turns();
+    await JSONCache.openAsync({ dataId: "journal-left", directory });
+    loop.stop();
+    expect(loop.count).toBeGreaterThanOrEqual(30); // 48 slices; the file alone gives at most 19 turns
+    const { Squares, calls } = squares(directory, "journal-left");
+    const cache = new Squares();
+    expect(cache.jsonCacheStats().totalEntries).toBe(total);
+    expect(cache.square(5)).toBe(-5); // the journal's value, newer than the file's
+    expect(cache.square(total - 1)).toBe((total - 1) ** 2); // an entry only the journal holds
+    expect(calls.count).toBe(0);
   });
 
   it("a missing or invalid dataId is a CacheOptionsError that says what to pass", async () => {

@@ -75,9 +75,10 @@ export class DiskReader {
 
   /**
    * The file read without blocking: in parts of 64 KB (large-file.ts), the event loop running whenever
-   * the parts read since it last ran took `ASYNC_SLICE_MS` (or made 1 MB), then the journals
-   * (synchronously: they are small next to the file). Stops, having changed nothing that a later read
-   * would not, when `stop()` says a synchronous load took over.
+   * the parts read since it last ran took `ASYNC_SLICE_MS` (or made 1 MB), then the live journal in
+   * slices of 256 KB, the event loop running after each; journals sealed by processes that died are read
+   * synchronously (a fold's worth at most). Stops, having changed nothing that a later read would not,
+   * when `stop()` says a synchronous load took over.
    * Small files, files in another layout and any failure take the synchronous path (`load`).
    */
   async loadAsync(sealed: string[], stop: () => boolean): Promise<void> {
@@ -112,6 +113,7 @@ export class DiskReader {
       else this.load(sealed); // another layout, or damaged: the synchronous path decides
       return;
     }
+    if (!(await this.#liveJournalInSlices(stop))) return;
     if (fileIdentity(this.path) !== identity) {
       this.load(sealed); // replaced meanwhile: read again (what was merged stays valid)
       return;
@@ -120,8 +122,26 @@ export class DiskReader {
     this.fileBytes = size;
     this.#fileIsOurs = ours;
     for (const path of sealed) this.applyJournal(path, undefined);
-    this.#journalKnown = "";
-    this.applyJournal(this.journalPath, undefined);
+    this.applyJournal(this.journalPath, undefined); // what was appended since the slices
+  }
+
+  /**
+   * The live journal, read in slices with the event loop running between them: one that an exit could
+   * not fold in may be as large as the file. False when `stop()` says a synchronous load took over.
+   */
+  async #liveJournalInSlices(stop: () => boolean): Promise<boolean> {
+    const { identity, size } = journalIdentity(this.journalPath);
+    if (identity === "none") return true;
+    this.#journalKnown = identity;
+    this.#journalOffset = 0;
+    while (this.#journalOffset < size) {
+      const end = readJournalLines(this.journalPath, this.#journalOffset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES);
+      if (end === this.#journalOffset) break; // a line longer than a slice: the read that follows takes it
+      this.#journalOffset = end;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (stop()) return false;
+    }
+    return true;
   }
 
   /**
@@ -434,6 +454,8 @@ const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
 const ASYNC_PART_BYTES = 64 * 1024;
 /** …and the event loop runs once they took this long together (the garbage collector's pauses come on top), or were this many. */
 const ASYNC_SLICE_MS = 4;
+/** The live journal is read by `openAsync` in slices of this size (its lines cost more per byte than the file's). */
+const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
 const ASYNC_SLICE_PARTS = 16;
 /** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
 let futureLimit = 0;

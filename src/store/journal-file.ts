@@ -293,9 +293,10 @@ export function unsealJournal(sealed: string, path: string, mode: number): void 
 
 /**
  * Reads the complete lines of a journal from `offset` on, in chunks, handing each to `onLine`. Returns
- * the offset after the last complete line (a line still being written is read next time).
+ * the offset after the last complete line (a line still being written is read next time). With
+ * `limitBytes`, reads at most that many bytes (a slice: the caller reads on from the offset returned).
  */
-export function readJournalLines(path: string, offset: number, onLine: (line: string) => void): number {
+export function readJournalLines(path: string, offset: number, onLine: (line: string) => void, limitBytes = Number.POSITIVE_INFINITY): number {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | O_NOFOLLOW);
@@ -303,7 +304,7 @@ export function readJournalLines(path: string, offset: number, onLine: (line: st
     return offset;
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const size = Math.min(fs.fstatSync(fd).size, offset + limitBytes);
     let position = offset;
     let carry = Buffer.alloc(0);
     while (position < size) {
