@@ -103,7 +103,7 @@ export class DiskReader {
       for (const part of fileParts(this.path, ASYNC_PART_BYTES)) {
         ours = this.#applyFile(part, this.path, undefined);
         if (++sliceParts < ASYNC_SLICE_PARTS && performance.now() < sliceEnd) continue;
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         if (stop()) return;
         sliceEnd = performance.now() + ASYNC_SLICE_MS;
         sliceParts = 0;
@@ -138,7 +138,7 @@ export class DiskReader {
       const end = readJournalLines(this.journalPath, this.#journalOffset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES);
       if (end === this.#journalOffset) break; // a line longer than a slice: the read that follows takes it
       this.#journalOffset = end;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       if (stop()) return false;
     }
     return true;
@@ -375,7 +375,7 @@ export class DiskReader {
   appended({ at, bytes, identity }: { at: number; bytes: number; identity: string }): void {
     if (identity === this.#journalKnown) {
       if (at === this.#journalOffset) this.#journalOffset += bytes;
-    } else if (at === 0 && this.#journalKnown === "none" && identity !== "") {
+    } else if (at === 0 && this.#journalKnown === "none") {
       // A journal started by this append (there was none at the last look: a fold sealed it) holds
       // only our lines, so the next fold need not read them back.
       this.#journalKnown = identity;
@@ -454,9 +454,14 @@ const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
 const ASYNC_PART_BYTES = 64 * 1024;
 /** …and the event loop runs once they took this long together (the garbage collector's pauses come on top), or were this many. */
 const ASYNC_SLICE_MS = 4;
+const ASYNC_SLICE_PARTS = 16;
 /** The live journal is read by `openAsync` in slices of this size (its lines cost more per byte than the file's). */
 const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
-const ASYNC_SLICE_PARTS = 16;
+/** Resolves once the event loop has run (timers and I/O included). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
 let futureLimit = 0;
 
