@@ -10,6 +10,7 @@
 import type { EntryMeta } from "./cache-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { ALL_FUNCTIONS } from "./journal.js";
+import { EntryMap } from "./entry-map.js";
 
 /** Where an entry's value came from when this process first had it. */
 export type EntryOrigin = "l1" | "l2" | "process";
@@ -193,7 +194,7 @@ export function loadedEntry(raw: unknown, time: number, async: boolean, meta: En
 const MAX_TOMBSTONES = 10_000;
 
 export class MemoryTable {
-  readonly #entries = new Map<string, StoredEntry>();
+  readonly #entries = new EntryMap<StoredEntry>();
   readonly #clears = new Map<string, number>();
   /**
    * Removals seen (here or on disk): key → time of the entry removed, so a set line read later that is
@@ -210,8 +211,17 @@ export class MemoryTable {
   #writing: Changes | undefined;
   /** The emptied changes of the last write, reused by the next `take()`. */
   #spare: Changes | undefined;
-  /** At most this many entries; the least recently used are evicted. */
-  maxEntries: number | undefined;
+  #maxEntries: number | undefined;
+
+  /** At most this many entries; the least recently used are evicted (so the entries keep one order). */
+  get maxEntries(): number | undefined {
+    return this.#maxEntries;
+  }
+
+  set maxEntries(bound: number | undefined) {
+    this.#maxEntries = bound;
+    this.#entries.ordered = bound !== undefined;
+  }
 
   get(key: string): StoredEntry | undefined {
     return this.#entries.get(key);
@@ -249,7 +259,7 @@ export class MemoryTable {
     this.#entries.delete(key); // re-inserted last: the most recently used
     this.#entries.set(key, entry);
     this.#changes.removed.delete(key);
-    if (this.maxEntries !== undefined && this.#entries.size > this.maxEntries) this.#evict();
+    if (this.#maxEntries !== undefined && this.#entries.size > this.#maxEntries) this.#evict();
     if (entry.persistent) this.#changes.sets.add(key);
     return entry.persistent || this.changed;
   }
@@ -261,7 +271,7 @@ export class MemoryTable {
   }
 
   #evict(): void {
-    let excess = this.#entries.size - (this.maxEntries as number);
+    let excess = this.#entries.size - (this.#maxEntries as number);
     for (const key of this.#entries.keys()) {
       if (excess-- <= 0) break;
       this.#removeOne(key);
