@@ -18,6 +18,7 @@ import { L2Sync } from "./store/l2-sync.js";
 import { exitSender } from "./store/dynamodb/exit.js";
 import type { CacheStack } from "./store/cache-stack.js";
 import { compactAll, flushAll, openStack, openStoreAsync } from "./store/registry.js";
+import { EntryMap } from "./store/entry-map.js";
 
 /**
  * Where the answer of a cached call came from: the local file (`"l1"`), DynamoDB (`"l2"`), running the
@@ -38,7 +39,8 @@ export interface CacheInternals {
   readonly stack: CacheStack;
   readonly log: CacheLog;
   /** Status of each call signature answered through this instance in this process. */
-  readonly statuses: Map<string, CacheStatus>;
+  /** The last status of each key called through the instance (an EntryMap: it can grow as large as the table). */
+  readonly statuses: EntryMap<CacheStatus>;
   last: CacheStatus | null;
   /** Warns about restored attributes replaced during construction; runs once, at the latest before a save. */
   readonly checkRestored: () => void;
@@ -83,7 +85,7 @@ export class JSONCache {
     });
     const checkRestored = restoreAttributes(this, stack.variables, resolved.exclude, log);
     stack.forgetVariables(resolved.exclude);
-    this.#internals = { options: resolved, stack, log, statuses: new Map(), last: null, checkRestored, metrics: newMetrics() };
+    this.#internals = { options: resolved, stack, log, statuses: new EntryMap(), last: null, checkRestored, metrics: newMetrics() };
     stack.noteInstanceTtl(resolved.ttlMs);
     if (resolved.dynamodbTable !== undefined) connectL2(stack, resolved, log);
   }

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { EntryMap, SHARDS, SPLIT_AT, shardOf } from "../src/store/entry-map.js";
 import { MemoryTable, newEntry } from "../src/store/memory-table.js";
 
-type Op = { kind: "fill"; from: number; count: number } | { kind: "set"; key: number; value: number } | { kind: "delete"; key: number } | { kind: "deleteRange"; from: number; count: number } | { kind: "ordered"; on: boolean };
+type Op = { kind: "fill"; from: number; count: number } | { kind: "set"; key: number; value: number } | { kind: "delete"; key: number } | { kind: "deleteRange"; from: number; count: number } | { kind: "ordered"; on: boolean } | { kind: "clear" };
 
 const KEY_SPACE = SPLIT_AT * 3;
 const keyOf = (n: number) => `f(${n},){}`;
@@ -19,6 +19,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("delete" as const), key: fc.nat(KEY_SPACE) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("deleteRange" as const), from: fc.nat(KEY_SPACE), count: fc.integer({ min: 1, max: SPLIT_AT }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("ordered" as const), on: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("clear" as const) }) },
 );
 
 function run(ops: readonly Op[]): { map: EntryMap<number>; model: Map<string, number>; everSplit: boolean } {
@@ -42,6 +43,9 @@ function run(ops: readonly Op[]): { map: EntryMap<number>; model: Map<string, nu
         if (value >= step.from && value < step.from + step.count && key === keyOf(value)) map.delete(key);
       }
       for (const [key, value] of [...model]) if (value >= step.from && value < step.from + step.count && key === keyOf(value)) model.delete(key);
+    } else if (step.kind === "clear") {
+      map.clear();
+      model.clear();
     } else {
       map.ordered = step.on;
     }
@@ -52,7 +56,7 @@ function run(ops: readonly Op[]): { map: EntryMap<number>; model: Map<string, nu
 }
 
 describe("EntryMap", () => {
-  it("holds exactly what a Map holds, through splits, joins and deletions while iterating", () => {
+  it("holds exactly what a Map holds, through splits, joins, clears and deletions while iterating", () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
         const { map, model, everSplit } = run(ops);

@@ -77,6 +77,12 @@ export class EntryMap<V> {
     return one !== undefined ? one.delete(key) : (this.#shards[shardOf(key)] as Map<string, V>).delete(key);
   }
 
+  /** Empties the map (one `Map` again). */
+  clear(): void {
+    this.#one = new Map();
+    this.#shards = [];
+  }
+
   get size(): number {
     const one = this.#one;
     if (one !== undefined) return one.size;
