@@ -20,11 +20,18 @@ export const SPLIT_AT = 1 << 12;
 /** Shards of a split map (a power of two): at 10M entries a shard's doubling copies 65,536 entries, under 10 ms. */
 export const SHARDS = 128;
 
+/** The key `shardOf` hashed last, and its shard: a call looks its key up in the table and then records its status (two maps, one hash). */
+let lastKey = "";
+let lastShard = 0;
+
 /** The shard of `key`: an FNV-1a hash of its characters (a sample would put keys that differ only where it does not look into one shard). */
 export function shardOf(key: string): number {
+  if (key === lastKey) return lastShard;
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return (hash ^ (hash >>> 16)) & (SHARDS - 1);
+  lastKey = key;
+  lastShard = (hash ^ (hash >>> 16)) & (SHARDS - 1);
+  return lastShard;
 }
 
 export class EntryMap<V> {

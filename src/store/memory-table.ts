@@ -256,7 +256,8 @@ export class MemoryTable {
 
   /** Stores an entry computed or fetched here; returns whether it is to be written. */
   set(key: string, entry: StoredEntry): boolean {
-    this.#entries.delete(key); // re-inserted last: the most recently used
+    // Under maxEntries, re-inserted last: the most recently used (else the order does not matter).
+    if (this.#maxEntries !== undefined) this.#entries.delete(key);
     this.#entries.set(key, entry);
     this.#changes.removed.delete(key);
     if (this.#maxEntries !== undefined && this.#entries.size > this.#maxEntries) this.#evict();
@@ -329,7 +330,7 @@ export class MemoryTable {
     const mine = this.#entries.get(key);
     if (mine !== undefined) {
       if (mine.time >= time) return false;
-      this.#entries.delete(key); // re-inserted last
+      if (this.#maxEntries !== undefined) this.#entries.delete(key); // re-inserted last
     }
     this.#entries.set(key, loadedEntry(raw, time, async, meta));
     return true;
