@@ -453,7 +453,7 @@ const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
 /** Parts of this size take about a millisecond to merge… */
 const ASYNC_PART_BYTES = 64 * 1024;
 /** …and the event loop runs once they took this long together (the garbage collector's pauses come on top), or were this many. */
-const ASYNC_SLICE_MS = 4;
+const ASYNC_SLICE_MS = 2;
 const ASYNC_SLICE_PARTS = 16;
 /** The live journal is read by `openAsync` in slices of this size (its lines cost more per byte than the file's). */
 const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
