@@ -124,7 +124,7 @@ export class JSONCache {
     const { stack, options, log, checkRestored } = this.#internals;
     checkRestored();
     const variables = captureAttributes(this, options.exclude, log);
-    return stack.save(variables, attributesJson(variables));
+    return stack.save(variables, attributesJson);
   }
 
   /**

@@ -196,14 +196,15 @@ export class CacheStack {
   }
 
   /**
-   * Saves attributes (the JSON text of each encoded value) and every pending result: `true` once both
+   * Saves attributes (the JSON text of each encoded value; `attributesJson` makes them one object's
+   * text, for L2 only) and every pending result: `true` once both
    * tiers hold everything saved so far (fsynced locally), `false` while anything is pending.
    */
-  save(variables: Map<string, string>, attributesJson: string): Promise<boolean> {
+  save(variables: Map<string, string>, attributesJson: (variables: Map<string, string>) => string): Promise<boolean> {
     this.#local.setVariables(variables);
     const local = this.#local.save();
     if (this.#remote === undefined) return local;
-    void this.#remote.saveState(attributesJson);
+    void this.#remote.saveState(attributesJson(variables));
     return Promise.all([local, this.#remote.settle()]).then(([written, remote]) => written && remote);
   }
 

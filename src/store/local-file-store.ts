@@ -398,15 +398,21 @@ export class LocalFileStore {
    * save leaves it. Resolves whether the changes are durable on disk.
    */
   async save(durable = true): Promise<boolean> {
-    // A look at the file first (one stat, shared by the saves of the same millisecond): a file deleted
-    // or replaced under us is merged or written back whole, so what this save reports as on disk
+    // The write starts first (its fdatasync runs on the thread pool), then a look at the file (one
+    // stat, shared by the saves of the same millisecond): a file deleted or replaced under us is merged
+    // or written back whole, in a second write this save waits for too, so what it reports as on disk
     // includes what only the old file held.
+    const written = this.flush(durable);
     const now = Date.now();
+    let rewritten: Promise<boolean> | undefined;
     if (now !== this.#saveLookAt) {
       this.#saveLookAt = now;
-      if (!this.#reader.unchanged()) this.refresh();
+      if (!this.#reader.unchanged()) {
+        this.refresh();
+        if (this.#table.changed) rewritten = this.flush(durable);
+      }
     }
-    if (!(await this.flush(durable))) return false;
+    if (!(await written) || (rewritten !== undefined && !(await rewritten))) return false;
     if (this.#reader.fileBytes < FOLD_ALWAYS_BELOW_BYTES && this.#wantsFold()) await this.compact();
     return true;
   }
