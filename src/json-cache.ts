@@ -38,8 +38,7 @@ export interface CacheInternals {
   /** The tiers of this instance's dataId, shared with the other instances of it. */
   readonly stack: CacheStack;
   readonly log: CacheLog;
-  /** Status of each call signature answered through this instance in this process. */
-  /** The last status of each key called through the instance (an EntryMap: it can grow as large as the table). */
+  /** The last status of each call signature answered through this instance in this process (an EntryMap: it can grow as large as the table). */
   readonly statuses: EntryMap<CacheStatus>;
   last: CacheStatus | null;
   /** Warns about restored attributes replaced during construction; runs once, at the latest before a save. */

@@ -122,6 +122,46 @@ describe("several processes writing one cache", () => {
     expect(keysIn(join(cwd, "data/cache/reports.json")).sort()).toEqual(["summary(1,){}", "summary(2,){}"]);
   });
 
+  it("the same with 6,000 entries held, so each process's table is split into shards (past 4,096): the clear reaches every shard", async () => {
+    const cwd = tempDir();
+    const program = `
+      import { existsSync, writeFileSync } from "node:fs";
+      import { JSONCache, Cached } from "cacherator";
+      class Reports extends JSONCache {
+        constructor() { super({ dataId: "reports" }); }
+        @Cached() report(n: number) { return "report " + n; }
+        @Cached() summary(n: number) { return "summary " + n; }
+      }
+      const reports = new Reports();
+      if (process.env.ROLE === "seed") {
+        for (let n = 0; n < 6_000; n++) reports.report(n);
+        reports.summary(1);
+        await reports.jsonCacheSave();
+      }
+      if (process.env.ROLE === "holder") {
+        for (let n = 0; n < 6_000; n += 1_000) reports.report(n); // hits: this process holds them all
+        writeFileSync("ready", "");
+        while (!existsSync("go")) await new Promise((resolve) => setTimeout(resolve, 5));
+        reports.summary(2); // a miss: its write must merge the other process's clear
+        for (let n = 0; n < 6_000; n += 1_500) reports.report(n); // cleared: computed again
+        await JSONCache.compactAll();
+      }
+      if (process.env.ROLE === "clearer") await reports.jsonCacheClear("report");
+      console.log(JSON.stringify({ role: process.env.ROLE, status: reports.lastCacheStatus }));
+    `;
+    await runProgram(program, { cwd, env: { ROLE: "seed" }, timeoutMs: 60_000 });
+    expect(keysIn(join(cwd, "data/cache/reports.json"))).toHaveLength(6_001);
+    const holder = runProgram(program, { cwd, env: { ROLE: "holder" }, timeoutMs: 60_000 });
+    await waitFor(join(cwd, "ready"));
+    await runProgram(program, { cwd, env: { ROLE: "clearer" }, timeoutMs: 60_000 });
+    writeFileSync(join(cwd, "go"), "");
+    const held = await holder;
+    expect(held.stderr).toBe("");
+    expect(held.code).toBe(0);
+    // Only what the holder computed after the clear: the four reports again, and the summaries.
+    expect(keysIn(join(cwd, "data/cache/reports.json")).sort()).toEqual(["report(0,){}", "report(1500,){}", "report(3000,){}", "report(4500,){}", "summary(1,){}", "summary(2,){}"]);
+  });
+
   it("a lock left behind by a killed process does not block the next writer", async () => {
     const cwd = tempDir();
     const program = `

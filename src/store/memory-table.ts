@@ -432,18 +432,6 @@ export class MemoryTable {
     return taken;
   }
 
-  /** Changes made since `take()` join the write under way (a fold writes everything in memory). */
-  absorb(): void {
-    const writing = this.#writing;
-    if (writing === undefined || this.#changes.empty) return;
-    const pending = this.#changes;
-    this.#changes = new Changes();
-    for (const key of pending.sets) writing.sets.add(key);
-    for (const [key, time] of pending.removed) writing.removed.set(key, time);
-    for (const [name, at] of pending.clears) writing.clears.set(name, Math.max(at, writing.clears.get(name) ?? 0));
-    writing.variables ||= pending.variables;
-  }
-
   /** The changes taken are on disk: their (emptied) sets serve the next write. */
   written(): void {
     const written = this.#writing;
