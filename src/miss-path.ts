@@ -9,7 +9,7 @@ import { ranAndFailed, record } from "./call-status.js";
 import type { ResolvedCachedOptions } from "./options.js";
 import type { StoredEntry } from "./store/local-file-store.js";
 import type { EntryMeta } from "./store/cache-file.js";
-import { newEntry } from "./store/memory-table.js";
+import { newEntry } from "./store/stored-entry.js";
 import { durationToMs } from "./duration.js";
 import { runLeased } from "./lease.js";
 import { channels, globalMetrics, type CacheEvent } from "./events.js";

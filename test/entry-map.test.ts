@@ -6,7 +6,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EntryMap, SHARDS, SPLIT_AT, shardOf } from "../src/store/entry-map.js";
-import { MemoryTable, newEntry } from "../src/store/memory-table.js";
+import { MemoryTable } from "../src/store/memory-table.js";
+import { newEntry } from "../src/store/stored-entry.js";
 
 type Op = { kind: "fill"; from: number; count: number } | { kind: "set"; key: number; value: number } | { kind: "delete"; key: number } | { kind: "deleteRange"; from: number; count: number } | { kind: "ordered"; on: boolean } | { kind: "clear" };
 

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
-import { loadedEntry } from "../src/store/memory-table.js";
+import { loadedEntry } from "../src/store/stored-entry.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
 import { tempDir } from "./helpers.js";
 import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";

@@ -23,7 +23,7 @@ import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import type { CacheLog } from "../logger.js";
 import { hasOwnRules, type EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
-import { newEntry } from "./memory-table.js";
+import { newEntry } from "./stored-entry.js";
 import type { DynamoDBTier, L2Write, RemoteEntry } from "./dynamodb/index.js";
 import { functionOfEntryKey } from "./dynamodb-format.js";
 import { processBacklog, type Backlog } from "./dynamodb/backlog.js";

@@ -27,13 +27,14 @@ import { clearLine, deleteLine, setLine, variablesLine } from "./journal.js";
 import { JournalAppender, type AppendResult } from "./journal-file.js";
 import { functionOfKey } from "../keys/call-key.js";
 import { globalMetrics } from "../events.js";
-import { MemoryTable, type Changes, type StoredEntry } from "./memory-table.js";
+import { MemoryTable, type Changes } from "./memory-table.js";
+import type { StoredEntry } from "./stored-entry.js";
 import { describe } from "./quarantine.js";
 import { leftovers } from "./private-names.js";
 import { WriteScheduler } from "./write-scheduler.js";
 import { inWriteSlot } from "./write-queue.js";
 
-export type { EntryOrigin, StoredEntry } from "./memory-table.js";
+export type { EntryOrigin, StoredEntry } from "./stored-entry.js";
 export { describe } from "./quarantine.js";
 
 export interface LocalFileStoreOptions {
