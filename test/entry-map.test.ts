@@ -48,7 +48,7 @@ function run(ops: readonly Op[]): { map: EntryMap<number>; model: Map<string, nu
       map.clear();
       model.clear();
     } else {
-      map.ordered = step.on;
+      map.keepOrder(step.on);
     }
     everSplit ||= map.split;
     expect(map.size).toBe(model.size);
@@ -87,7 +87,7 @@ describe("EntryMap", () => {
     expect(map.split).toBe(true);
 
     const ordered = new EntryMap<number>();
-    ordered.ordered = true;
+    ordered.keepOrder(true);
     for (let n = 0; n < SPLIT_AT * 2; n++) ordered.set(keyOf(n), n);
     expect(ordered.split).toBe(false);
     expect([...ordered.keys()]).toEqual(Array.from({ length: SPLIT_AT * 2 }, (_, n) => keyOf(n)));
@@ -97,14 +97,14 @@ describe("EntryMap", () => {
     const map = new EntryMap<number>();
     for (let n = 0; n <= SPLIT_AT; n++) map.set(keyOf(n), n);
     expect(map.split).toBe(true);
-    map.ordered = true;
+    map.keepOrder(true);
     expect(map.split).toBe(false);
     expect(map.size).toBe(SPLIT_AT + 1);
     map.set("later(1,){}", -1);
     map.set("later(2,){}", -2);
     expect([...map.keys()].slice(-2)).toEqual(["later(1,){}", "later(2,){}"]);
     // Unordered again: it splits at its next growth past SPLIT_AT.
-    map.ordered = false;
+    map.keepOrder(false);
     map.set("later(3,){}", -3);
     expect(map.split).toBe(true);
     expect(map.get("later(3,){}")).toBe(-3);

@@ -8,11 +8,10 @@
  * stalled the process once per doubling. Split, each shard holds a 128th of the entries, and its doublings
  * copy a 128th as much.
  *
- * The price: a look-up in a split map first hashes the key (about 1 ns per character; making the key
- * cost more). Small
- * tables, where hits are measured against a bare `Map`, never pay it. A table that keeps its entries in
- * least-recently-used order (`ordered`, for `maxEntries`) stays one `Map`, since only one `Map` keeps a
- * single order over all its keys.
+ * The price: a look-up in a split map first hashes the key (a few ns per character; making the key
+ * costs more). Small tables, where hits are measured against a bare `Map`, never pay it. A table that
+ * keeps its entries in least-recently-used order (`keepOrder`, for `maxEntries`) stays one `Map`, since
+ * only one `Map` keeps a single order over all its keys.
  */
 
 /** Entries at which a map splits. The split re-inserts them all at once, about 1 µs each: a few ms. */
@@ -42,14 +41,10 @@ export class EntryMap<V> {
   #ordered = false;
 
   /**
-   * Whether iteration must follow insertion order over all keys (least recently used first). Setting it
-   * on a split map joins the shards again, in shard order (their relative order is not known).
+   * Whether iteration must follow insertion order over all keys (least recently used first). Asked of
+   * a split map, it joins the shards again, in shard order (their relative order is not known).
    */
-  get ordered(): boolean {
-    return this.#ordered;
-  }
-
-  set ordered(ordered: boolean) {
+  keepOrder(ordered: boolean): void {
     this.#ordered = ordered;
     if (ordered && this.#one === undefined) {
       const one = new Map<string, V>();

@@ -108,8 +108,9 @@ export class LocalFileStore {
   #journalWarm = false;
   readonly #prepareJournal: boolean;
   #loaded = false;
-  /** When a miss, and a save, last looked at the disk (ms). */
+  /** When a miss last looked at the disk (ms). */
   #missRefreshAt = 0;
+  /** When a save last looked at the file (ms): the saves of one millisecond share one look. */
   #saveLookAt = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
 

@@ -64,7 +64,7 @@ export class MemoryTable {
 
   set maxEntries(bound: number | undefined) {
     this.#maxEntries = bound;
-    this.#entries.ordered = bound !== undefined;
+    this.#entries.keepOrder(bound !== undefined);
   }
 
   get(key: string): StoredEntry | undefined {
