@@ -254,8 +254,11 @@ export class JSONCache {
   }
 
   /**
-   * Writes every pending change of every cache in this process (appended to each cache's journal), for
-   * a graceful shutdown. Resolves once they are on disk (not fsynced: see `jsonCacheSave()`).
+   * Writes every pending change of every cache in this process (appended to each cache's journal,
+   * synchronously, within this call), for a graceful shutdown. Resolves once they are on disk (not
+   * fsynced: see `jsonCacheSave()`) and no work of the library on the cache files is under way (a fold
+   * running, a journal being opened): the files may then be copied or deleted. A fold due later
+   * (200 ms after a write to a small cache) finds nothing to do if they were deleted.
    */
   static flushAll(): Promise<void> {
     return flushAll();

@@ -63,7 +63,8 @@ let lastUsed: OpenJournal | undefined;
 export class JournalAppender {
   #syncing: Promise<void> | undefined;
   #next: Promise<void> | undefined;
-  #warming = false;
+  /** The background open of `warm()` while it runs: resolved once the file exists or could not be made. */
+  #warming: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
@@ -120,23 +121,33 @@ export class JournalAppender {
   warm(): void {
     // Opens finish on the thread pool while the event loop may be busy for long (ten thousand caches
     // constructed in one go): a few at a time, so descriptors never pile up past the process's limit.
-    if (this.#warming || warmingNow >= MAX_WARMING || openJournals.has(this.path)) return;
-    this.#warming = true;
+    if (this.#warming !== undefined || warmingNow >= MAX_WARMING || openJournals.has(this.path)) return;
     warmingNow++;
-    fs.open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode(), (error, fd) => {
-      this.#warming = false;
-      warmingNow--;
-      if (error) return; // the append will say why
-      fs.fstat(fd, (statError, stat) => {
-        if (statError || openJournals.has(this.path)) {
-          fs.close(fd, noop);
-          return;
-        }
-        lastUsed = openJournal(fd, stat);
-        openJournals.set(this.path, lastUsed);
-        if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
+    this.#warming = new Promise((opened) => {
+      fs.open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode(), (error, fd) => {
+        this.#warming = undefined;
+        warmingNow--;
+        opened();
+        if (error) return; // the append will say why
+        fs.fstat(fd, (statError, stat) => {
+          if (statError || openJournals.has(this.path)) {
+            fs.close(fd, noop);
+            return;
+          }
+          lastUsed = openJournal(fd, stat);
+          openJournals.set(this.path, lastUsed);
+          if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
+        });
       });
     });
+  }
+
+  /**
+   * While `warm()`'s open runs: a promise of its end. It may create the file (it is what creates it),
+   * so whoever promises that nothing touches the directory any more waits for it. `undefined` otherwise.
+   */
+  warming(): Promise<void> | undefined {
+    return this.#warming;
   }
 
   /** Creates the journal now if there is none (a new cache), without keeping a descriptor. Never throws. */

@@ -55,6 +55,11 @@ export interface LocalFileStoreOptions {
   /** Called when the store appended to its journal (to be folded at exit). */
   onJournal?: (store: LocalFileStore) => void;
   /**
+   * Called with `true` when work on disk starts in the background (a fold, the journal's open), and
+   * with `false` once none is under way: what `settle()` waits for.
+   */
+  onBackground?: (store: LocalFileStore, underWay: boolean) => void;
+  /**
    * An empty cache gets its journal at once, so that its first append (perhaps at exit, beside ten
    * thousand others) creates no file: a create costs far more than a write. Default true; the CLI,
    * which only inspects, passes false.
@@ -113,6 +118,9 @@ export class LocalFileStore {
   /** When a save last looked at the file (ms): the saves of one millisecond share one look. */
   #saveLookAt = 0;
   readonly #onJournal: (store: LocalFileStore) => void;
+  readonly #onBackground: (store: LocalFileStore, underWay: boolean) => void;
+  /** Whether `onBackground` was last told of work under way. */
+  #backgroundTold = false;
 
   constructor(options: LocalFileStoreOptions) {
     this.path = options.path;
@@ -123,6 +131,7 @@ export class LocalFileStore {
     this.directoryMode = options.directoryMode ?? 0o700;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 1000;
     this.#onJournal = options.onJournal ?? noop;
+    this.#onBackground = options.onBackground ?? noop;
     this.#prepareJournal = options.prepareJournal ?? true;
     this.#journal = new JournalAppender(this.journalPath, () => this.fileMode, () => {
       this.journalSyncs++;
@@ -303,6 +312,11 @@ export class LocalFileStore {
     if (!this.#journalWarm && !this.#reader.frozen) {
       this.#journalWarm = true;
       this.#journal.warm();
+      const warming = this.#journal.warming();
+      if (warming !== undefined) {
+        this.#noteBackground();
+        void warming.then(() => this.#noteBackground());
+      }
     }
     this.#scheduler.markDirty();
   }
@@ -389,9 +403,47 @@ export class LocalFileStore {
     if (this.#foldTimer !== undefined || this.#folding !== undefined || !this.#wantsFold()) return;
     this.#foldTimer = setTimeout(() => {
       this.#foldTimer = undefined;
-      void this.compact();
+      void this.#dueFold();
     }, FOLD_DELAY_MS);
     this.#foldTimer.unref();
+  }
+
+  /**
+   * The fold a write made due. An empty journal leaves nothing to fold: another process folded it,
+   * or the cache's files were deleted (a directory removed after `flushAll()`), which no background
+   * work undoes (the next write writes the file again, whole).
+   */
+  async #dueFold(): Promise<void> {
+    if (journalSize(this.journalPath) > 0) await this.compact();
+  }
+
+  /** Whether a fold or the journal's open runs: work on disk that no call awaits. */
+  get #underWay(): boolean {
+    return this.#folding !== undefined || this.#journal.warming() !== undefined;
+  }
+
+  #noteBackground(): void {
+    const underWay = this.#underWay;
+    if (underWay === this.#backgroundTold) return;
+    this.#backgroundTold = underWay;
+    this.#onBackground(this, underWay);
+  }
+
+  /**
+   * The pending changes appended (synchronously, within this call, as `flush()`); resolves once no
+   * work of this store on disk is under way: the journal's background open and a fold that runs
+   * (started by its timer, `compactAll()` or a save) are over. A fold still due (its timer, 200 ms
+   * after a write) is not run: it finds nothing to do if the files were deleted meanwhile. Resolves
+   * whether the changes are on disk.
+   */
+  async settle(): Promise<boolean> {
+    const written = await this.flush();
+    // A fold may end by scheduling another, or a timer start one meanwhile: a few rounds at most.
+    for (let round = 0; round < 4 && this.#underWay; round++) {
+      await this.#journal.warming();
+      await this.#folding?.catch(noop);
+    }
+    return written;
   }
 
   /**
@@ -433,6 +485,7 @@ export class LocalFileStore {
     if (journalSize(this.journalPath) === 0 && this.#reader.unchanged()) return true;
     const folding = inWriteSlot(() => this.#folder.fold());
     this.#folding = folding;
+    this.#noteBackground();
     try {
       const folded = await folding;
       if (folded) this.#foldRetries = 0;
@@ -443,6 +496,7 @@ export class LocalFileStore {
       return false;
     } finally {
       this.#folding = undefined;
+      this.#noteBackground();
     }
   }
 

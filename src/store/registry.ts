@@ -1,7 +1,8 @@
 /**
  * One store per cache file per process: instances with the same dataId and directory share it, so
  * neither loses the other's entries. The registry holds stores weakly (an unused store is collected
- * with its last instance) except while they have unwritten changes; those are written at normal exit.
+ * with its last instance) except while they have unwritten changes or work on disk under way; changes
+ * are written at normal exit.
  */
 import { resolve } from "node:path";
 import type { CacheLog } from "../logger.js";
@@ -13,6 +14,8 @@ import { CacheStack } from "./cache-stack.js";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
 const unwritten = new Set<LocalFileStore>();
+/** Stores with work on disk under way in the background (a fold, the journal's open): what `flushAll` also waits for. */
+const inBackground = new Set<LocalFileStore>();
 /** Files this process appended a journal to: folded in at exit, even if their store was collected. */
 const journaled = new Map<string, { dataId: string; log: CacheLog }>();
 const forget = new FinalizationRegistry<string>((path) => {
@@ -103,6 +106,7 @@ function newStore(path: string, options: OpenOptions): LocalFileStore {
     onDirty: markUnwritten,
     onClean: markWritten,
     onJournal: markJournaled,
+    onBackground: markBackground,
   });
 }
 
@@ -143,6 +147,11 @@ function markUnwritten(store: LocalFileStore): void {
 
 function markWritten(store: LocalFileStore): void {
   unwritten.delete(store);
+}
+
+function markBackground(store: LocalFileStore, underWay: boolean): void {
+  if (underWay) inBackground.add(store);
+  else inBackground.delete(store);
 }
 
 function markJournaled(store: LocalFileStore): void {
@@ -188,14 +197,14 @@ export function flushAllSync(budget = new ExitBudget()): void {
   }
 }
 
-/** Writes every store with changes and waits for the writes. */
+/** Writes every store with changes; resolves once the writes and the stores' work on disk under way are over. */
 export function flushAll(): Promise<void> {
-  // Every store with changes, or with a write under way, is in `unwritten` until it is clean.
-  if (unwritten.size === 0) return SETTLED;
-  if (unwritten.size === 1) {
-    for (const store of unwritten) return store.flush().then(noop);
-  }
-  return Promise.all(Array.from(unwritten, (store) => store.flush())).then(noop);
+  // Every store with changes, or with a write under way, is in `unwritten` until it is clean; every
+  // store with a fold under way, or its journal being opened, is in `inBackground`. Each store's
+  // changes are appended within this call; the promise waits for the rest.
+  if (unwritten.size === 0 && inBackground.size === 0) return SETTLED;
+  const all = inBackground.size === 0 ? unwritten : new Set([...unwritten, ...inBackground]);
+  return Promise.all(Array.from(all, (store) => store.settle())).then(noop);
 }
 
 const SETTLED = Promise.resolve();
