@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync 
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";
+import { tryLock } from "../src/store/file-lock.js";
 import { recordingLogger, tempDir } from "./helpers.js";
 import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";
 
@@ -45,6 +46,26 @@ describe("a write", () => {
     expect(fileKeys(file)).not.toContain("double(1,){}"); // not on the write's path
     await until(() => fileKeys(file).includes("double(1,){}"), "the background fold", 5_000);
     await until(() => journalText(file) === "", "the journal folded away", 5_000);
+  });
+
+  it("of a small cache whose fold found the lock busy: the fold is tried again, and the file gets the entry once the lock is free", async () => {
+    const directory = tempDir();
+    const { Counter } = counter(directory, "busy");
+    const cache = new Counter();
+    const file = join(directory, "busy.json");
+    const held = tryLock(`${file}.lock`); // a live holder: this process, as another would hold it
+    expect(held).toBeDefined();
+    try {
+      cache.double(1);
+      await JSONCache.flushAll();
+      await new Promise((resolve) => setTimeout(resolve, 450)); // the fold due after the write found the lock busy
+      expect(fileKeys(file)).not.toContain("double(1,){}");
+    } finally {
+      held?.release();
+    }
+    // No further write: the retry alone folds it in.
+    await until(() => fileKeys(file).includes("double(1,){}"), "the retried fold", 5_000);
+    expect(journalText(file)).toBe("");
   });
 
   it("concurrent durable saves share fdatasyncs (group commit), and every one of them is durable", async () => {

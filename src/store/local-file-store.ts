@@ -10,22 +10,22 @@
  * - A write appends the changes to `<file>.journal` through a descriptor kept open (no lock:
  *   journal-file.ts). Nothing else is on the write's path.
  * - Folding the journal into a new file (fold.ts, under `<file>.lock`) happens in the background,
- *   `FOLD_DELAY_MS` after a write, when the file is small (so it stays complete for the Python library)
- *   or the journal has outgrown it. A busy lock means someone else folds; ours is tried again later.
+ *   200 ms after a write, when the file is small (so it stays complete for the Python library) or the
+ *   journal has outgrown it (fold-schedule.ts). A busy lock means someone else folds; ours is tried
+ *   again later.
  * - At exit the changes are appended, then folded in while the exit's time budget allows (exit-budget.ts).
  */
 import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
-import { entryText, serializeCacheFileChunks } from "./cache-file.js";
 import { DiskReader } from "./disk-reader.js";
+import { EntryLines } from "./entry-lines.js";
 import type { ExitBudget } from "./exit-budget.js";
 import { Folder, journalSize } from "./fold.js";
+import { FoldSchedule } from "./fold-schedule.js";
 import { isAlive } from "./file-lock.js";
-import { clearLine, deleteLine, setLine, variablesLine } from "./journal.js";
 import { JournalAppender, type AppendResult } from "./journal-file.js";
-import { functionOfKey } from "../keys/call-key.js";
 import { globalMetrics } from "../events.js";
 import { MemoryTable, type Changes } from "./memory-table.js";
 import type { StoredEntry } from "./stored-entry.js";
@@ -69,14 +69,6 @@ export interface LocalFileStoreOptions {
 
 /** Below this cache file size, every write is followed by a fold, so the file stays complete for the Python library. */
 const FOLD_ALWAYS_BELOW_BYTES = 64 * 1024;
-/** A fold follows a write this much later, so a burst of writes gets one fold. */
-const FOLD_DELAY_MS = 200;
-/** A fold writes the file in chunks of at most this many characters… */
-const SNAPSHOT_CHUNK = 256 * 1024;
-/** …each made in at most about this many ms (making entries' lines is most of a fold's work), the event loop running between them. */
-const SNAPSHOT_SLICE_MS = 5;
-/** A fold that found the lock busy is tried again this many times (the holder may have sealed before our append). */
-const FOLD_RETRIES = 5;
 
 export class LocalFileStore {
   readonly path: string;
@@ -102,14 +94,14 @@ export class LocalFileStore {
   readonly #scheduler: WriteScheduler;
   /** TTL of each function called in this process, so compaction can prune its expired entries. */
   readonly #ttls = new Map<string, number>();
+  /** The journal lines and the file's text made from the table. */
+  readonly #lines: EntryLines;
   /** The changes of the write under way (an exit writes them again). */
   #taken: Changes | undefined;
   readonly #journal: JournalAppender;
   /** The journal's size as of this process's last append or fold. */
   #journalBytes = 0;
-  #foldTimer: NodeJS.Timeout | undefined;
-  #folding: Promise<boolean> | undefined;
-  #foldRetries = 0;
+  readonly #folds: FoldSchedule;
   #journalWarm = false;
   readonly #prepareJournal: boolean;
   #loaded = false;
@@ -137,6 +129,7 @@ export class LocalFileStore {
       this.journalSyncs++;
       globalMetrics.journalSyncs++;
     });
+    this.#lines = new EntryLines(this.#table, this.#ttls, this.log, this.path);
     this.#reader = new DiskReader(this.path, this.journalPath, this.#table, this.log, () => this.markDirty());
     this.#folder = new Folder({
       path: this.path,
@@ -145,13 +138,20 @@ export class LocalFileStore {
       reader: this.#reader,
       log: this.log,
       mode: () => this.fileMode,
-      snapshot: () => this.#snapshot(),
+      snapshot: () => this.#lines.snapshot(this.dataId),
       folded: (bytes) => {
         this.#journalBytes = journalSize(this.journalPath);
         this.#countWritten(bytes);
         this.folds++;
         globalMetrics.folds++;
       },
+    });
+    this.#folds = new FoldSchedule({
+      journalPath: this.journalPath,
+      wanted: () => this.#wantsFold(),
+      compact: () => this.compact(),
+      failed: (error) => this.#writeFailed(error),
+      changed: () => this.#noteBackground(),
     });
     const onDirty = options.onDirty ?? noop;
     const onClean = options.onClean ?? noop;
@@ -357,13 +357,13 @@ export class LocalFileStore {
   }
 
   #appendChanges(taken: Changes): void {
-    const lines = this.#journalLines(taken);
+    const lines = this.#lines.journalLines(taken);
     if (lines.length > 0) this.#append(lines);
   }
 
   #written(): true {
     this.#table.written();
-    this.#considerFold();
+    this.#folds.consider();
     return true;
   }
 
@@ -399,27 +399,9 @@ export class LocalFileStore {
     return fileBytes < FOLD_ALWAYS_BELOW_BYTES || this.#journalBytes > fileBytes;
   }
 
-  #considerFold(): void {
-    if (this.#foldTimer !== undefined || this.#folding !== undefined || !this.#wantsFold()) return;
-    this.#foldTimer = setTimeout(() => {
-      this.#foldTimer = undefined;
-      void this.#dueFold();
-    }, FOLD_DELAY_MS);
-    this.#foldTimer.unref();
-  }
-
-  /**
-   * The fold a write made due. An empty journal leaves nothing to fold: another process folded it,
-   * or the cache's files were deleted (a directory removed after `flushAll()`), which no background
-   * work undoes (the next write writes the file again, whole).
-   */
-  async #dueFold(): Promise<void> {
-    if (journalSize(this.journalPath) > 0) await this.compact();
-  }
-
   /** Whether a fold or the journal's open runs: work on disk that no call awaits. */
   get #underWay(): boolean {
-    return this.#folding !== undefined || this.#journal.warming() !== undefined;
+    return this.#folds.running !== undefined || this.#journal.warming() !== undefined;
   }
 
   #noteBackground(): void {
@@ -441,7 +423,7 @@ export class LocalFileStore {
     // A fold may end by scheduling another, or a timer start one meanwhile: a few rounds at most.
     for (let round = 0; round < 4 && this.#underWay; round++) {
       await this.#journal.warming();
-      await this.#folding?.catch(noop);
+      await this.#folds.running;
     }
     return written;
   }
@@ -468,6 +450,8 @@ export class LocalFileStore {
     }
     if (!(await written) || (rewritten !== undefined && !(await rewritten))) return false;
     if (this.#reader.fileBytes < FOLD_ALWAYS_BELOW_BYTES && this.#wantsFold()) await this.compact();
+    // The journal's background open (it creates the file) is over too: nothing of this save is left under way.
+    await this.#journal.warming();
     return true;
   }
 
@@ -477,95 +461,12 @@ export class LocalFileStore {
    * `false` when another process holds the lock (it folds) or the fold failed (logged).
    */
   async compact(): Promise<boolean> {
-    if (this.#foldTimer !== undefined) clearTimeout(this.#foldTimer);
-    this.#foldTimer = undefined;
+    this.#folds.cancel();
     if (this.#table.changed && !(await this.flush())) return false;
-    if (this.#folding !== undefined) await this.#folding.catch(noop);
+    await this.#folds.running;
     if (this.#reader.frozen) return false;
     if (journalSize(this.journalPath) === 0 && this.#reader.unchanged()) return true;
-    const folding = inWriteSlot(() => this.#folder.fold());
-    this.#folding = folding;
-    this.#noteBackground();
-    try {
-      const folded = await folding;
-      if (folded) this.#foldRetries = 0;
-      else if (this.#foldRetries++ < FOLD_RETRIES) this.#considerFold();
-      return folded;
-    } catch (error) {
-      this.#writeFailed(error);
-      return false;
-    } finally {
-      this.#folding = undefined;
-      this.#noteBackground();
-    }
-  }
-
-  /** The journal lines for what changed: entries set, entries removed, clears, attributes saved. */
-  #journalLines(changes: Changes): string {
-    let lines = "";
-    for (const key of changes.sets) {
-      const text = this.#entryTextOf(key);
-      if (text !== undefined) lines += setLine(key, text);
-    }
-    if (changes.removed.size > 0) lines += deleteLine(changes.removed);
-    if (changes.clears.size > 0) lines += clearLine(changes.clears);
-    if (changes.variables) lines += variablesLine(this.#table.variables as Map<string, string>, this.#table.variablesTime);
-    return lines;
-  }
-
-  /** An entry's line, or `undefined` (gone, in memory only, or nested too deeply to write: dropped once, with a warning). */
-  #entryTextOf(key: string): string | undefined {
-    const entry = this.#table.get(key);
-    if (entry === undefined || !entry.persistent) return undefined;
-    try {
-      entry.text ??= entryText(entry.raw, entry.time, entry.async, entry.meta);
-      return entry.text;
-    } catch (error) {
-      this.#table.removeKeys([key]);
-      this.log.once("warn", `entry-text:${this.path}`, `an entry of ${this.path} (${key.slice(0, 80)}) cannot be written (${describe(error)}) and was dropped.`);
-      return undefined;
-    }
-  }
-
-  /** The file's text for the current state, without expired entries, in chunks made as they are written. */
-  #snapshot(): Iterable<string> {
-    const table = this.#table;
-    return serializeCacheFileChunks(this.dataId, this.#liveEntryLines(), table.variables, Date.now(), { variablesTime: table.variablesTime, clears: table.clears }, SNAPSHOT_CHUNK, SNAPSHOT_SLICE_MS);
-  }
-
-  /**
-   * Each entry's line, leaving out (and then removing) those whose function's TTL, as called in this
-   * process, has passed. Iterates the table as it is: entries set meanwhile are appended to the journal
-   * anyway, and a removal meanwhile is a journal line that applies after the file.
-   *
-   * The lines of entries read from disk are made for the chunk and not kept: kept, they would double
-   * the memory of a large cache after its first fold, and every one of them would be copied by the
-   * garbage collector while the fold runs.
-   */
-  *#liveEntryLines(): Generator<[string, string]> {
-    const now = Date.now();
-    const ttls = this.#ttls;
-    const expired: string[] = [];
-    for (const [key, entry] of this.#table.entries()) {
-      const ttl = entry.meta?.ttlMs ?? (ttls.size === 0 ? undefined : ttls.get(functionOfKey(key)));
-      if (ttl !== undefined && now - entry.time >= ttl) {
-        expired.push(key);
-        continue;
-      }
-      if (!entry.persistent) continue;
-      const text = entry.text ?? this.#lineOf(key, entry);
-      if (text !== undefined) yield [key, text];
-    }
-    this.#table.removeKeys(expired);
-  }
-
-  /** An entry's line, made without keeping it; one that cannot be made goes to `#entryTextOf`, which drops the entry with its warning. */
-  #lineOf(key: string, entry: StoredEntry): string | undefined {
-    try {
-      return entryText(entry.raw, entry.time, entry.async, entry.meta);
-    } catch {
-      return this.#entryTextOf(key);
-    }
+    return this.#folds.run(() => inWriteSlot(() => this.#folder.fold()));
   }
 
   #countWritten(bytes: number): void {
@@ -585,8 +486,7 @@ export class LocalFileStore {
    */
   appendAtExit(): void {
     this.#scheduler.cancel();
-    if (this.#foldTimer !== undefined) clearTimeout(this.#foldTimer);
-    this.#foldTimer = undefined;
+    this.#folds.cancel();
     if (this.#reader.frozen) return;
     if (this.#taken !== undefined) this.#table.giveBack(this.#taken);
     if (!this.#table.changed) return;

@@ -202,9 +202,16 @@ export function flushAll(): Promise<void> {
   // Every store with changes, or with a write under way, is in `unwritten` until it is clean; every
   // store with a fold under way, or its journal being opened, is in `inBackground`. Each store's
   // changes are appended within this call; the promise waits for the rest.
-  if (unwritten.size === 0 && inBackground.size === 0) return SETTLED;
-  const all = inBackground.size === 0 ? unwritten : new Set([...unwritten, ...inBackground]);
-  return Promise.all(Array.from(all, (store) => store.settle())).then(noop);
+  if (inBackground.size === 0) {
+    // The usual case, and the one a loop of `miss; await flushAll()` takes: appends only.
+    if (unwritten.size === 0) return SETTLED;
+    if (unwritten.size === 1) {
+      for (const store of unwritten) return store.flush().then(noop);
+    }
+    return Promise.all(Array.from(unwritten, (store) => store.flush())).then(noop);
+  }
+  const all = new Set([...unwritten, ...inBackground]);
+  return Promise.all(Array.from(all, (store) => (inBackground.has(store) ? store.settle() : store.flush()))).then(noop);
 }
 
 const SETTLED = Promise.resolve();
@@ -218,7 +225,13 @@ export async function compactAll(): Promise<boolean> {
     const store = ref.deref();
     if (store !== undefined) live.add(store);
   }
-  const results = await Promise.all([...live].map((store) => store.compact()));
+  const results = await Promise.all(
+    [...live].map(async (store) => {
+      const complete = await store.compact();
+      await store.settle(); // no journal open or fold of it left under way
+      return complete;
+    }),
+  );
   return results.every(Boolean);
 }
 
