@@ -6,7 +6,8 @@ import { closeSync, openSync, readdirSync, statSync, writeSync, writeFileSync } 
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
-import { entryText, parseCacheFile, serializeCacheFile, type EntryMeta } from "../src/store/cache-file.js";
+import { entryText, serializeCacheFile, type EntryMeta } from "../src/store/cache-file.js";
+import { parseCacheFile } from "../src/store/cache-file-reader.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "../src/store/large-file.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
 import { recordingLogger, tempDir } from "./helpers.js";

@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { encodeValue } from "../src/codec.js";
 import { PLACEHOLDER } from "../src/encoded-json.js";
-import { entryText, parseCacheFile, serializeCacheFile, serializeCacheFileChunks, type EntryMeta, type MarkerExtras } from "../src/store/cache-file.js";
+import { entryText, serializeCacheFile, serializeCacheFileChunks, type EntryMeta, type MarkerExtras } from "../src/store/cache-file.js";
+import { parseCacheFile } from "../src/store/cache-file-reader.js";
 import { loadedEntry, newEntry } from "../src/store/stored-entry.js";
 
 type Parsed = { entries: [string, unknown, number, boolean, EntryMeta | undefined][]; rest: Omit<ReturnType<typeof parseCacheFile>, never> };

@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import type { CacheLog } from "../logger.js";
-import { parseCacheFile } from "./cache-file.js";
+import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { readJournalLines } from "./journal-file.js";

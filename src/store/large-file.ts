@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import { getHeapStatistics } from "node:v8";
-import { ENTRIES_END, FILE_START, SAVE_DATE_LINE } from "./cache-file.js";
+import { ENTRIES_END, FILE_START, SAVE_DATE_LINE } from "./cache-file-reader.js";
 
 /** Files from this size on are read in parts. */
 export const PARTS_FROM_BYTES = 256 * 1024 * 1024;
