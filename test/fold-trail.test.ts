@@ -14,6 +14,7 @@ import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { loadedEntry } from "../src/store/stored-entry.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
+import { sealJournal } from "../src/store/journal-file.js";
 import { tempDir } from "./helpers.js";
 import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";
 
@@ -155,6 +156,36 @@ describe("the trail between real processes", () => {
 });
 
 describe("a fold under way", () => {
+  it("a miss while another process's fold is under way sees what that process appended before the fold sealed the journal", async () => {
+    const directory = tempDir();
+    const path = join(directory, "sealed.json");
+    writeFileSync(path, serializeCacheFile("sealed", [["a(1,){}", entryText("a", Date.now(), false)]], [], Date.now()));
+    const writer = open(path);
+    const reader = open(path);
+    writer.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
+    expect(await writer.flush()).toBe(true);
+    reader.refreshOnMiss(); // reads the journal: b(1)
+    expect(reader.get("b(1,){}")).toBeDefined();
+    // The writer publishes a result (a lease holder, say), then its fold starts: the lock taken, the
+    // journal sealed, the new file not yet in place.
+    writer.set("c(1,){}", loadedEntry("c", Date.now(), false, undefined));
+    expect(await writer.flush()).toBe(true);
+    writeFileSync(`${path}.lock`, "{}");
+    const sealed = sealJournal(`${path}.journal`);
+    expect(sealed).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 2)); // another millisecond: a miss looks again
+    reader.refreshOnMiss();
+    expect(reader.get("c(1,){}")).toBeDefined();
+    // Lines appended after the seal, to a new journal, are read too; nothing is read twice.
+    writer.set("d(1,){}", loadedEntry("d", Date.now(), false, undefined));
+    expect(await writer.flush()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    reader.refreshOnMiss();
+    expect(reader.get("d(1,){}")).toBeDefined();
+    expect(reader.size).toBe(4);
+    rmSync(`${path}.lock`);
+  });
+
   it("a process that meets a new journal while a fold is under way looks at the file again until the fold is done", async () => {
     const directory = tempDir();
     const path = join(directory, "midfold.json");

@@ -16,6 +16,7 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { performance } from "node:perf_hooks";
+import { basename, dirname, join } from "node:path";
 import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
@@ -164,10 +165,42 @@ export class DiskReader {
     const folding = fs.existsSync(this.lockPath);
     let changed: boolean;
     if (this.#replaced !== undefined) this.#checkReplaced();
-    if (this.unchanged()) changed = this.applyJournal(this.journalPath, undefined);
-    else changed = this.#followTrail() || this.readAll([]) === "read";
+    if (this.unchanged()) {
+      const rest = this.#applySealedRest();
+      changed = this.applyJournal(this.journalPath, undefined) || rest;
+    } else changed = this.#followTrail() || this.readAll([]) === "read";
     this.#recheckFile = folding;
     return changed;
+  }
+
+  /**
+   * A fold under way sealed the journal this process was reading (renamed it aside) and has not yet
+   * replaced the file: what was appended to that journal since this process last read it is in no
+   * file this process would read until the fold is done. That rest is read from the sealed journal,
+   * found by its identity (a rename keeps it), so a miss sees another process's result at once — a
+   * process waiting for a lease would otherwise find nothing and run the method again. One directory
+   * listing, only when the journal read is no longer at its name.
+   */
+  #applySealedRest(): boolean {
+    if (this.#journalKnown === "" || this.#journalKnown === "none") return false;
+    if (journalIdentity(this.journalPath).identity === this.#journalKnown) return false;
+    const directory = dirname(this.journalPath);
+    const prefix = `${basename(this.journalPath)}.`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(directory);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith(".sealed")) continue;
+      const sealed = join(directory, name);
+      if (journalIdentity(sealed).identity !== this.#journalKnown) continue;
+      const offset = this.#journalOffset;
+      this.#journalOffset = this.applyJournalFrom(sealed, offset);
+      return this.#journalOffset > offset;
+    }
+    return false;
   }
 
   /** Whether the file is the one this process last read or wrote. */
