@@ -14,7 +14,7 @@
 import { journalSize } from "./fold.js";
 
 /** A fold follows a write this much later, so a burst of writes gets one fold. */
-export const FOLD_DELAY_MS = 200;
+const FOLD_DELAY_MS = 200;
 /** A fold that found the lock busy is tried again this many times (the holder may have sealed before our append). */
 const FOLD_RETRIES = 5;
 
