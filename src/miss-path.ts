@@ -85,7 +85,7 @@ async function lookupThenRun(call: Call): Promise<Answer> {
   const leaseMs = leaseOf(call);
   if (leaseMs <= 0) return run();
   const find = async (fromTable: boolean): Promise<Answer | undefined> => {
-    stack.lookAgain();
+    stack.lookNow();
     const local = stack.entry(call.key);
     const fresh = local !== undefined && age(local, call.ttlMs, call.config.version) < 0 ? sharedAnswer(call, local, "l1") : undefined;
     if (fresh !== undefined || !fromTable) return fresh;

@@ -24,6 +24,7 @@ class Api extends JSONCache {
   constructor() {
     super({
       dataId: "api", directory: env.CACHE_DIR, lease, writeDelay: 5,
+      ...(env.REFRESH ? { refreshInterval: Number(env.REFRESH) } : {}),
       // A generous timeout: a loaded machine can make DynamoDB Local slower than the default second, and a
       // lease that cannot be taken in time is (by design) run without, which is not what this measures.
       ...(env.TABLE ? { dynamodbTable: env.TABLE, dynamodbEndpoint: env.ENDPOINT, dynamodbTimeout: 10_000 } : {}),
@@ -35,6 +36,7 @@ class Api extends JSONCache {
     if (env.FAIL_FLAG && existsSync(env.FAIL_FLAG)) throw new Error("upstream failed");
     return "value-" + id;
   }
+  @Cached({ ttl: "1h" }) other(id: number) { return id; }
 }
 async function callOnce(api: Api) {
   const started = Date.now();
@@ -49,6 +51,8 @@ const api = new Api();
 if (env.TABLE) await api.jsonCacheSave(); // the table exists before anyone races for its lease
 say({ ready: true });
 await waitForFile(env.GO!);
+// HITS: the process serves a hit of another key every HITS ms all along (each may look at the file, as hits do).
+if (env.HITS) { api.other(1); setInterval(() => api.other(1), Number(env.HITS)).unref(); }
 await callOnce(api);
 if (env.AGAIN) {
   await waitForFile(env.AGAIN);
@@ -130,6 +134,16 @@ describe("processes sharing one cache file", () => {
     expect(got.map((a) => a.value)).toEqual(["value-7", "value-7"]);
     expect(executions(fleet)).toHaveLength(2);
     for (const answer of got) expect(answer.ms).toBeLessThan(20_000);
+  }, 60_000);
+
+  it("waiters that keep serving hits of other keys meanwhile still see the holder's result the moment it releases", async () => {
+    // Each hit looks at the file (refreshInterval 0), one every 100 ms: such a look, made before the
+    // holder published, must not stand in for the waiter's own look after the release.
+    const fleet = await startFleet(4, () => ({ LEASE: "20s", WORK_MS: "600", HITS: "100", REFRESH: "0" }));
+    const got = await answers(fleet);
+    expect(got.map((a) => a.value)).toEqual(Array(4).fill("value-7"));
+    expect(executions(fleet)).toHaveLength(1);
+    expect(got.filter((a) => a.status === "l1")).toHaveLength(3);
   }, 60_000);
 
   it("a failing method is not waited for: waiters run it themselves once the holder fails, and a later success is cached once", async () => {

@@ -77,6 +77,16 @@ export class CacheStack {
   }
 
   /**
+   * Merges what other processes wrote, always looking: for a process waiting for another's result
+   * (lease.ts), which must not take a look made before the holder published — the last `peek` of any
+   * call, or another miss's look in the same millisecond — for one made now.
+   */
+  lookNow(): boolean {
+    this.#peekRefreshed = false;
+    return this.#local.refreshNow();
+  }
+
+  /**
    * With DynamoDB, while this process's first read of its clear times is under way: the promise of it.
    * Async hits on entries from the file wait for it, so a clear made while this machine was off is
    * never answered from its file. `undefined` afterwards, and without a table.

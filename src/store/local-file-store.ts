@@ -205,8 +205,17 @@ export class LocalFileStore {
    * misses within the same millisecond look once: a result computed twice is harmless.
    */
   refreshOnMiss(): boolean {
+    if (Date.now() === this.#missRefreshAt) return false;
+    return this.refreshNow();
+  }
+
+  /**
+   * `refreshOnMiss` that always looks, even if another miss looked within the same millisecond: for a
+   * process waiting for another's result (a lease's holder released it just now), where a look made a
+   * moment before the release would not show it.
+   */
+  refreshNow(): boolean {
     const now = Date.now();
-    if (now === this.#missRefreshAt) return false;
     this.#missRefreshAt = now;
     if (now >= this.checkAt) return this.refresh();
     return this.#reader.refresh(true);
