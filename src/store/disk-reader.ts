@@ -16,7 +16,6 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { basename, dirname, join } from "node:path";
 import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
@@ -27,6 +26,7 @@ import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./
 import type { MemoryTable } from "./memory-table.js";
 import { SETTLE_MS, describe, isSettled, setAside } from "./quarantine.js";
 import { statIdentity } from "./snapshot-file.js";
+import { sealedJournalsNow } from "./private-names.js";
 
 export type ReadState = "read" | "missing" | "busy" | "aside";
 
@@ -184,17 +184,7 @@ export class DiskReader {
   #applySealedRest(): boolean {
     if (this.#journalKnown === "" || this.#journalKnown === "none") return false;
     if (journalIdentity(this.journalPath).identity === this.#journalKnown) return false;
-    const directory = dirname(this.journalPath);
-    const prefix = `${basename(this.journalPath)}.`;
-    let names: string[];
-    try {
-      names = fs.readdirSync(directory);
-    } catch {
-      return false;
-    }
-    for (const name of names) {
-      if (!name.startsWith(prefix) || !name.endsWith(".sealed")) continue;
-      const sealed = join(directory, name);
+    for (const sealed of sealedJournalsNow(this.journalPath)) {
       if (journalIdentity(sealed).identity !== this.#journalKnown) continue;
       const offset = this.#journalOffset;
       this.#journalOffset = this.applyJournalFrom(sealed, offset);

@@ -36,6 +36,25 @@ export function leftovers(journalPath: string, isAlive: (pid: number) => boolean
   return sealed.get(basename(journalPath)) ?? [];
 }
 
+/**
+ * Every journal sealed from `journalPath` that is there now, whoever sealed it (a fold under way in a
+ * live process too): one listing of the directory, not remembered. Empty when it cannot be listed.
+ */
+export function sealedJournalsNow(journalPath: string): string[] {
+  const directory = dirname(journalPath);
+  const base = basename(journalPath);
+  let names: string[];
+  try {
+    names = fs.readdirSync(directory);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const match = PRIVATE.exec(name);
+    return match !== null && match[3] === "sealed" && match[1] === base ? [join(directory, name)] : [];
+  });
+}
+
 /** The leftovers of `journalPath` were folded in and removed. */
 export function forgetLeftovers(journalPath: string): void {
   scanned.get(dirname(journalPath))?.delete(basename(journalPath));
