@@ -206,7 +206,8 @@ function remember(call: Call, value: unknown, async: boolean): void {
     log.once("warn", `unencodable:${stack.path}:${call.name}`, `${className}.${call.name} returned a value that cannot be written to the cache file: ${reason}. It is cached in memory for this process only.`);
   }
   const entry = newEntry({ time, async, origin: "process", value, decoded: true, raw, text: undefined, persistent, meta });
-  stack.remember(call.key, entry, call.ttlMs);
+  // The key starts with the name and "(" (functionOfKey's answer), unless the name holds a "(" itself.
+  stack.remember(call.key, entry, call.ttlMs, call.name.includes("(") ? undefined : call.name);
 }
 
 /** `shouldCache`, whose own failure means "do not cache" (logged once). */

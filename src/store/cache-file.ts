@@ -115,14 +115,29 @@ export function hasOwnRules(meta: EntryMeta | undefined): meta is EntryMeta {
  * for as long as the entry keeps its line.
  */
 export function entryText(encodedValue: unknown, time: number, async: boolean, meta?: EntryMeta): string {
+  return meta === undefined
+    ? entryTextOf(encodedValue, time, async, undefined, undefined, undefined, undefined)
+    : entryTextOf(encodedValue, time, async, meta.ttlMs, meta.version, meta.expiresMs, meta.staleMs);
+}
+
+/** `entryText` with the optional fields given one by one (a computed result's line needs no meta object made for it). */
+export function entryTextOf(
+  encodedValue: unknown,
+  time: number,
+  async: boolean,
+  ttlMs: number | undefined,
+  version: string | undefined,
+  expiresMs: number | undefined,
+  staleMs: number | undefined,
+): string {
+  // Joined from parts, not concatenated: the line is kept by the entry, and a concatenation would keep
+  // it as a chain of pieces (more memory per entry, flattened again at each write).
   const parts = ['{"value": ', stringifyEncoded(encodedValue), ', "date": "', pythonLocalTimestamp(time), '", "epoch_ms": ', String(time)];
   if (async) parts.push(', "async": true');
-  if (meta !== undefined) {
-    if (meta.ttlMs !== undefined) parts.push(', "ttl_ms": ', msText(meta.ttlMs));
-    if (meta.version !== undefined) parts.push(', "version": ', JSON.stringify(meta.version));
-    if (meta.expiresMs !== undefined) parts.push(', "expires_ms": ', msText(meta.expiresMs));
-    if (meta.staleMs !== undefined) parts.push(', "stale_ms": ', msText(meta.staleMs));
-  }
+  if (ttlMs !== undefined) parts.push(', "ttl_ms": ', msText(ttlMs));
+  if (version !== undefined) parts.push(', "version": ', JSON.stringify(version));
+  if (expiresMs !== undefined) parts.push(', "expires_ms": ', msText(expiresMs));
+  if (staleMs !== undefined) parts.push(', "stale_ms": ', msText(staleMs));
   parts.push("}");
   return parts.join("");
 }

@@ -11,7 +11,7 @@ import type { CacheLog } from "../logger.js";
 import type { DynamoDBTier } from "./dynamodb/index.js";
 import type { L2Sync } from "./l2-sync.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
-import { entryText, type EntryMeta } from "./cache-file.js";
+import { entryTextOf } from "./cache-file.js";
 
 export class CacheStack {
   /** Answers of async misses under way, so concurrent identical calls share one execution. */
@@ -117,9 +117,9 @@ export class CacheStack {
   }
 
   /** A computed result: into L1 (written later, coalesced) and, if it can be written, to L2. */
-  remember(key: string, computed: StoredEntry, ttlMs: number): void {
+  remember(key: string, computed: StoredEntry, ttlMs: number, fn = functionOfKey(key)): void {
     const entry = computed;
-    if (entry.persistent) entry.text = textWithExpiry(entry, ttlMs, this.#local.ttlFor(functionOfKey(key)));
+    if (entry.persistent) entry.text = textWithExpiry(entry, ttlMs, this.#local.ttlFor(fn));
     this.#local.set(key, entry);
     if (!entry.persistent || this.#remote === undefined) return;
     const sent = this.#remote.write(key, entry.raw, entry.time, entry.async, entry.meta?.ttlMs ?? ttlMs, entry.meta);
@@ -255,11 +255,11 @@ export class CacheStack {
  * entry) until it is written; `undefined` if it cannot be made (the write drops the entry, with a warning).
  */
 function textWithExpiry(entry: StoredEntry, ttlMs: number, keepMs: number | undefined): string | undefined {
-  const ttl = entry.meta?.ttlMs ?? ttlMs;
-  const stale = keepMs !== undefined && keepMs > ttl ? keepMs - ttl : undefined;
-  const meta: EntryMeta = { ...entry.meta, expiresMs: entry.time + ttl, ...(stale === undefined ? {} : { staleMs: stale }) };
+  const { meta } = entry;
+  const ttl = meta?.ttlMs ?? ttlMs;
+  const stale = keepMs !== undefined && keepMs > ttl ? keepMs - ttl : meta?.staleMs;
   try {
-    return entryText(entry.raw, entry.time, entry.async, meta);
+    return entryTextOf(entry.raw, entry.time, entry.async, meta?.ttlMs, meta?.version, entry.time + ttl, stale);
   } catch {
     return undefined;
   }

@@ -52,6 +52,9 @@ const MAX_WARMING = 8;
 
 /** The open journal descriptors of this process, by path, least recently used first. */
 const openJournals = new Map<string, OpenJournal>();
+/** `lstat` options: a missing journal is an answer, not an error. */
+const NO_THROW = { throwIfNoEntry: false } as const;
+
 /** The one last in `openJournals` after its last use (so using it again needs no reordering). */
 let lastUsed: OpenJournal | undefined;
 
@@ -92,7 +95,7 @@ export class JournalAppender {
         throw error;
       }
       // Sealed by a fold (or removed) while we wrote? Then write the lines again to the new journal.
-      const named = fs.lstatSync(this.path, { throwIfNoEntry: false });
+      const named = fs.lstatSync(this.path, NO_THROW);
       if (named !== undefined && named.ino === journal.ino && named.dev === journal.dev) {
         const at = named.size - length;
         return { bytes: length, at, size: named.size, identity: journal.identity };

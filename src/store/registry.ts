@@ -11,6 +11,7 @@ import { ExitBudget } from "./exit-budget.js";
 import { journalSize } from "./fold.js";
 import { LocalFileStore } from "./local-file-store.js";
 import { CacheStack } from "./cache-stack.js";
+import { settledAlready } from "./write-scheduler.js";
 
 const stores = new Map<string, WeakRef<LocalFileStore>>();
 const unwritten = new Set<LocalFileStore>();
@@ -206,7 +207,11 @@ export function flushAll(): Promise<void> {
     // The usual case, and the one a loop of `miss; await flushAll()` takes: appends only.
     if (unwritten.size === 0) return SETTLED;
     if (unwritten.size === 1) {
-      for (const store of unwritten) return store.flush().then(noop);
+      for (const store of unwritten) {
+        const written = store.flush();
+        // A write without fsync is synchronous: its promise is one already settled, to be passed on as is.
+        return settledAlready(written) ? SETTLED : written.then(noop);
+      }
     }
     return Promise.all(Array.from(unwritten, (store) => store.flush())).then(noop);
   }

@@ -13,6 +13,11 @@ import { inWriteSlot, retryDelayMs } from "./write-queue.js";
 const SETTLED_TRUE = Promise.resolve(true);
 const SETTLED_FALSE = Promise.resolve(false);
 
+/** Whether a flush's promise is one of those a synchronous write returns, settled already. */
+export function settledAlready(flushed: Promise<boolean>): boolean {
+  return flushed === SETTLED_TRUE || flushed === SETTLED_FALSE;
+}
+
 export interface WriteTarget {
   /** Writes the pending changes, fsynced; resolves whether they are durable (failures are logged there). */
   write(durable: boolean): Promise<boolean>;
