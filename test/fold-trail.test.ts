@@ -186,6 +186,41 @@ describe("a fold under way", () => {
     rmSync(`${path}.lock`);
   });
 
+  it("a process that looked while the fold was under way (and read the sealed journal's rest) still follows the fold's trail after it", async () => {
+    const { path, folder, follower } = scenario();
+    // More than the trail keeps (2 MB) goes through the journal, the follower reading it as it comes:
+    // the trail starts past the journal's beginning, so only a process that knows how far it read can follow it.
+    for (let i = 0; i < 9; i++) {
+      for (let k = 0; k < 40; k++) folder.set(`bulk(${i},${k}){}`, loadedEntry("y".repeat(25_000), Date.now(), false, undefined));
+      expect(await folder.flush()).toBe(true);
+      follower.refreshNow();
+    }
+    expect(follower.get("old(){}")).toBeDefined();
+    folder.set("late(){}", loadedEntry("l", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true); // not read by the follower before the fold seals the journal
+    let done = false;
+    const folding = folder.compact().finally(() => {
+      done = true;
+    });
+    // While the fold is under way (journal sealed, lock held, file not yet replaced), the follower looks, as a miss does.
+    let lookedMidFold = false;
+    while (!done) {
+      if (!lookedMidFold && existsSync(`${path}.lock`) && !existsSync(`${path}.journal`)) {
+        follower.refreshNow();
+        lookedMidFold = true;
+        expect(follower.get("late(){}")).toBeDefined(); // from the sealed journal's rest
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await folding).toBe(true);
+    expect(lookedMidFold).toBe(true);
+    expect(existsSync(`${path}.journal.folded`)).toBe(true);
+    follower.refreshNow();
+    expect(follower.get("late(){}")).toBeDefined();
+    expect(follower.get("bulk(8,39){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
+  });
+
   it("a process that meets a new journal while a fold is under way looks at the file again until the fold is done", async () => {
     const directory = tempDir();
     const path = join(directory, "midfold.json");

@@ -42,6 +42,11 @@ export class DiskReader {
   /** Identity of the journal file whose first `#journalOffset` bytes are applied. */
   #journalKnown = "";
   #journalOffset = 0;
+  /**
+   * The journal a fold under way sealed, and how far this process read it (`#applySealedRest`), so the
+   * fold's trail can still be followed once the fold is done, though the live journal is another one by then.
+   */
+  #sealedRead: { identity: string; offset: number } | undefined;
   /** Size of the cache file as last read or written; decides between rewriting and appending. */
   fileBytes = 0;
   /** Set when our file could be neither read nor moved aside: writing would destroy it. */
@@ -188,6 +193,7 @@ export class DiskReader {
       if (journalIdentity(sealed).identity !== this.#journalKnown) continue;
       const offset = this.#journalOffset;
       this.#journalOffset = this.applyJournalFrom(sealed, offset);
+      this.#sealedRead = { identity: this.#journalKnown, offset: this.#journalOffset };
       return this.#journalOffset > offset;
     }
     return false;
@@ -230,6 +236,7 @@ export class DiskReader {
       this.#fileIsOurs = ours || bytes === undefined;
       for (const path of sealed) this.applyJournal(path, onDisk);
       this.#journalKnown = "";
+      this.#sealedRead = undefined;
       this.applyJournal(this.journalPath, onDisk);
       // Replaced again while we read (a fold by another process)? Read the new one: the journal we
       // read may belong to it.
@@ -325,7 +332,9 @@ export class DiskReader {
     if (trail === undefined) return false;
     const { header, base } = trail;
     if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return false;
-    const offset = header.journal === this.#journalKnown ? this.#journalOffset : 0;
+    const sealedRead = this.#sealedRead;
+    this.#sealedRead = undefined;
+    const offset = header.journal === this.#journalKnown ? this.#journalOffset : header.journal === sealedRead?.identity ? sealedRead.offset : 0;
     if (offset < header.start) return false;
     if (offset < header.bytes) {
       readJournalLines(trailPath(this.journalPath), base + offset - header.start, (line) => this.#applyOp(parseJournalLine(line), undefined));
