@@ -247,8 +247,20 @@ async function reader(p: Params): Promise<void> {
   const before = await serveHits(cache, entries, hitMs);
   const beforeStallMs = await probe.maxMs();
   emit({ event: "ready" });
-  await readLine(); // the other process has folded the file
   probe.reset();
+  // While the other process's fold is under way (its lock held, the journal sealed, the file not yet
+  // replaced), one miss: it reads the rest of the sealed journal, then the fold's trail must still be
+  // followed after the fold.
+  const path = cachePath(dir, dataId);
+  let midFold: { missMs: number; status: string } | undefined;
+  const watch = setInterval(() => {
+    if (midFold !== undefined || !fs.existsSync(`${path}.lock`) || fs.existsSync(`${path}.journal`)) return;
+    const at = performance.now();
+    cache.row(p.midFoldMiss as number);
+    midFold = { missMs: performance.now() - at, status: String(cache.lastCacheStatus) };
+  }, 1);
+  await readLine(); // the other process has folded the file
+  clearInterval(watch);
   const t0 = performance.now();
   cache.row(missAt);
   const missMs = performance.now() - t0;
@@ -261,7 +273,7 @@ async function reader(p: Params): Promise<void> {
   const flushMs = performance.now() - t1;
   const afterStallMs = await probe.maxMs();
   probe.stop();
-  emit({ result: { openMs, before, beforeStallMs, missMs, missStatus, after, otherStatus, flushMs, afterStallMs, messages } });
+  emit({ result: { openMs, before, beforeStallMs, midFold, missMs, missStatus, after, otherStatus, flushMs, afterStallMs, messages } });
 }
 
 /** Prints the time right before `process.exit`, and (from a listener after the library's) when its exit work ended. */
