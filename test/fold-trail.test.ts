@@ -7,7 +7,7 @@
  * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
  * has it (it read the journal line); one that read the new file whole does not.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
@@ -15,6 +15,7 @@ import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { loadedEntry } from "../src/store/stored-entry.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
 import { sealJournal } from "../src/store/journal-file.js";
+import { setLine } from "../src/store/journal.js";
 import { tempDir } from "./helpers.js";
 import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";
 
@@ -107,6 +108,27 @@ describe("the trail of a fold", () => {
     follower.refresh();
     expect(follower.get("bulk(8,39){}")).toBeDefined();
     expect(follower.get("old(){}")).toBeUndefined(); // the trail did not reach back to it: read whole
+  });
+
+  it("a process that made no call while more than the trail keeps was appended still follows it: it read the journal in the background", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true); // old(){} and new(){}
+    // Another process appends 9 MB (as its misses would), past what a trail keeps, and folds only later.
+    for (let i = 0; i < 9; i++) {
+      let lines = "";
+      for (let k = 0; k < 40; k++) lines += setLine(`bulk(${i},${k}){}`, entryText("y".repeat(25_000), Date.now(), false));
+      appendFileSync(`${path}.journal`, lines);
+    }
+    // No call, no look in the follower: its journal is read in the background (once a second).
+    await until(() => follower.get("bulk(8,39){}") !== undefined, "the follower to read the journal in the background", 10_000);
+    expect(follower.get("old(){}")).toBeDefined();
+    const other = open(path);
+    other.noteTtl("old", DAY); // its fold prunes old()'s entries past a day
+    expect(await other.compact()).toBe(true);
+    expect(existsSync(`${path}.journal.folded`)).toBe(true);
+    follower.refreshNow();
+    expect(follower.get("bulk(8,39){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
   });
 });
 

@@ -20,7 +20,7 @@ import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
-import { readJournalLines } from "./journal-file.js";
+import { identityOf, readJournalLines } from "./journal-file.js";
 import { readTrailHeader, trailPath } from "./fold-trail.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
@@ -363,8 +363,38 @@ export class DiskReader {
   #applyLive(size: number): boolean {
     if (size <= this.#journalOffset) return false;
     const offset = this.#journalOffset;
-    this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined));
+    this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), undefined, this.#journalKnown);
     return this.#journalOffset > offset;
+  }
+
+  /**
+   * In the background: what others appended to the live journal since this process last looked, read
+   * in slices of 256 KB with the event loop running after each, as a look reads it (the same offset,
+   * moved on by whichever reads first). A process that makes no call for a while so stays near the
+   * journal's end, and can follow the trail of a fold (fold-trail.ts) instead of reading the new file
+   * whole, synchronously, on its next call. It never reads the file: nothing is read while a fold is
+   * under way or once the file is another (the next look decides), nor a journal other than the one
+   * read last, unless there was none.
+   */
+  async catchUp(): Promise<void> {
+    for (;;) {
+      if (this.frozen || this.#known === "" || this.#replaced !== undefined) return;
+      if (fs.existsSync(this.lockPath) || !this.unchanged()) return;
+      const journal = journalIdentity(this.journalPath);
+      if (journal.identity === "none") return;
+      if (journal.identity !== this.#journalKnown) {
+        // Sealed by a fold that is over, or put back: the next look reads its rest.
+        if (this.#journalKnown !== "" && this.#journalKnown !== "none") return;
+        this.#journalKnown = journal.identity; // started since this process looked: read from its start
+        this.#journalOffset = 0;
+      }
+      this.#recheckFile = false; // as after a look that found no fold under way
+      const offset = this.#journalOffset;
+      if (journal.size <= offset) return;
+      this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES, journal.identity);
+      if (this.#journalOffset === offset) return; // a line longer than a slice, or sealed meanwhile: the next look takes it
+      await nextTurn();
+    }
   }
 
   #applyOp(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
@@ -534,7 +564,7 @@ function fileIdentity(path: string): string {
 export function journalIdentity(path: string): { identity: string; size: number } {
   try {
     const stat = fs.lstatSync(path);
-    return { identity: `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`, size: stat.size };
+    return { identity: identityOf(stat), size: stat.size };
   } catch {
     return { identity: "none", size: 0 };
   }

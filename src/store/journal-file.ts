@@ -221,7 +221,7 @@ export class JournalAppender {
 }
 
 function openJournal(fd: number, stat: fs.Stats): OpenJournal {
-  return { fd, ino: stat.ino, dev: stat.dev, identity: `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`, syncing: 0, retired: false };
+  return { fd, ino: stat.ino, dev: stat.dev, identity: identityOf(stat), syncing: 0, retired: false };
 }
 
 /** Closes a descriptor that left the pool, once its syncs finish; `inBackground`: on the thread pool. */
@@ -305,12 +305,18 @@ export function unsealJournal(sealed: string, path: string, mode: number): void 
   fs.unlinkSync(sealed);
 }
 
+/** A journal's identity: a rename keeps it, a new journal at the same path has another. */
+export function identityOf(stat: fs.Stats): string {
+  return `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`;
+}
+
 /**
  * Reads the complete lines of a journal from `offset` on, in chunks, handing each to `onLine`. Returns
  * the offset after the last complete line (a line still being written is read next time). With
  * `limitBytes`, reads at most that many bytes (a slice: the caller reads on from the offset returned).
+ * With `identity`, reads nothing unless the journal opened is that one.
  */
-export function readJournalLines(path: string, offset: number, onLine: (line: string) => void, limitBytes = Number.POSITIVE_INFINITY): number {
+export function readJournalLines(path: string, offset: number, onLine: (line: string) => void, limitBytes = Number.POSITIVE_INFINITY, identity?: string): number {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | O_NOFOLLOW);
@@ -318,7 +324,10 @@ export function readJournalLines(path: string, offset: number, onLine: (line: st
     return offset;
   }
   try {
-    const size = Math.min(fs.fstatSync(fd).size, offset + limitBytes);
+    const stat = fs.fstatSync(fd);
+    // Another journal at the path since the caller looked (a fold sealed the one it knows): its offset means nothing here.
+    if (identity !== undefined && identityOf(stat) !== identity) return offset;
+    const size = Math.min(stat.size, offset + limitBytes);
     let position = offset;
     let carry = Buffer.alloc(0);
     while (position < size) {

@@ -24,6 +24,7 @@ import { EntryLines } from "./entry-lines.js";
 import type { ExitBudget } from "./exit-budget.js";
 import { Folder, journalSize } from "./fold.js";
 import { FoldSchedule } from "./fold-schedule.js";
+import { followJournal } from "./journal-follower.js";
 import { isAlive } from "./file-lock.js";
 import { JournalAppender, type AppendResult } from "./journal-file.js";
 import { globalMetrics } from "../events.js";
@@ -180,6 +181,7 @@ export class LocalFileStore {
   load(): void {
     this.#loaded = true;
     this.#reader.load(leftovers(this.journalPath, isAlive, false));
+    followJournal(this);
     if (this.#prepareJournal && this.#table.size === 0 && !this.#reader.frozen && journalSize(this.journalPath) === 0) this.#journal.create();
   }
 
@@ -191,12 +193,33 @@ export class LocalFileStore {
   async loadAsync(): Promise<void> {
     await this.#reader.loadAsync(leftovers(this.journalPath, isAlive, false), () => this.#loaded);
     this.#loaded = true;
+    followJournal(this);
   }
 
   /** Merges what other processes wrote since this one last looked; whether anything was new. Two `stat`s otherwise. */
   refresh(): boolean {
     this.checkAt = Date.now() + this.refreshIntervalMs;
-    return this.#reader.refresh(false);
+    const changed = this.#reader.refresh(false);
+    followJournal(this); // the file may have grown past the size from which it is followed
+    return changed;
+  }
+
+  /** The cache file's size as last read or written. */
+  get fileBytes(): number {
+    return this.#reader.fileBytes;
+  }
+
+  /**
+   * In the background (journal-follower.ts): what others appended to the journal since the last look,
+   * so that a look after their fold can follow its trail. Never rejects: what fails is read, and
+   * reported, by the next look.
+   */
+  async catchUp(): Promise<void> {
+    try {
+      await this.#reader.catchUp();
+    } catch {
+      // As above.
+    }
   }
 
   /**
