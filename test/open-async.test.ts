@@ -4,10 +4,12 @@
  */
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { Cached, CacheOptionsError, JSONCache } from "../src/index.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { setLine } from "../src/store/journal.js";
+import { nextTurn } from "../src/store/disk-reader.js";
 import { tempDir } from "./helpers.js";
 
 const ENTRIES = 40_000; // about 5 MB: read in parts
@@ -111,6 +113,20 @@ describe("JSONCache.openAsync", () => {
     expect(cache.square(5)).toBe(-5); // the journal's value, newer than the file's
     expect(cache.square(total - 1)).toBe((total - 1) ** 2); // an entry only the journal holds
     expect(calls.count).toBe(0);
+  });
+
+  it("between parts, a turn of the event loop in which other work ran long is followed by another, so timers due are served before the read goes on", async () => {
+    // Other work in the turn (in a real open: a garbage collection, which V8 runs as a task right
+    // before the immediates that resume the read): a timer comes due during it.
+    const order: string[] = [];
+    setImmediate(() => {
+      setTimeout(() => order.push("timer"), 0);
+      const until = performance.now() + 20;
+      while (performance.now() < until);
+    });
+    await nextTurn();
+    order.push("read on");
+    expect(order).toEqual(["timer", "read on"]);
   });
 
   it("a missing or invalid dataId is a CacheOptionsError that says what to pass", async () => {

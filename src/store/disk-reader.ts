@@ -82,7 +82,8 @@ export class DiskReader {
   /**
    * The file read without blocking: in parts of 64 KB (large-file.ts), the event loop running whenever
    * the parts read since it last ran took `ASYNC_SLICE_MS` (or made 1 MB), then the live journal in
-   * slices of 256 KB, the event loop running after each; journals sealed by processes that died are read
+   * slices of 256 KB, the event loop running after each (twice when its turn was long: `nextTurn`);
+   * journals sealed by processes that died are read
    * synchronously (a fold's worth at most). Stops, having changed nothing that a later read would not,
    * when `stop()` says a synchronous load took over.
    * Small files, files in another layout and any failure take the synchronous path (`load`).
@@ -519,8 +520,21 @@ const ASYNC_SLICE_MS = 2;
 const ASYNC_SLICE_PARTS = 16;
 /** The live journal is read by `openAsync` in slices of this size (its lines cost more per byte than the file's). */
 const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
-/** Resolves once the event loop has run (timers and I/O included). */
-function nextTurn(): Promise<void> {
+/** A turn of the event loop that took longer than this ran other work: the garbage collector, or the program's. */
+const BUSY_TURN_MS = 1;
+/**
+ * Resolves once the event loop has run (timers and I/O included). V8 runs its scavenges and the end of
+ * its marking as tasks of the event loop, after the timers and right before the immediates that resume
+ * a read: when the turn was long, the loop runs once more before more is read, so that the timers due
+ * meanwhile are served in between. A stall is then the longer of such a pause and a slice, not their sum.
+ */
+export async function nextTurn(): Promise<void> {
+  const yieldedAt = performance.now();
+  await immediate();
+  if (performance.now() - yieldedAt > BUSY_TURN_MS) await immediate();
+}
+
+function immediate(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
