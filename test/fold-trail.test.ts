@@ -22,11 +22,11 @@ import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared
 const log = new CacheLog(false);
 const DAY = 86_400_000;
 
-/** A cache file of about 1.5 MB (past the size from which folds leave a trail). */
-function bigFile(path: string): void {
+/** A cache file of about 1.5 MB (past the size from which folds leave a trail); 80,000 entries: about 20 MB. */
+function bigFile(path: string, entries = 6_000): void {
   const now = Date.now();
   const lines = function* (): Generator<[string, string]> {
-    for (let i = 0; i < 6_000; i++) yield [`fill(${i},){}`, entryText("x".repeat(200), now, false)];
+    for (let i = 0; i < entries; i++) yield [`fill(${i},){}`, entryText("x".repeat(200), now, false)];
   };
   writeFileSync(path, serializeCacheFile("trail", lines(), [], now));
 }
@@ -129,6 +129,22 @@ describe("the trail of a fold", () => {
     follower.refreshNow();
     expect(follower.get("bulk(8,39){}")).toBeDefined();
     expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
+  });
+
+  it("the trail of a large file keeps an eighth of its size: a reader 2.3 MB behind a 20 MB file's fold follows it", async () => {
+    const path = join(tempDir(), "eighth.json");
+    bigFile(path, 80_000);
+    const follower = open(path);
+    // Another process appends, unread by the follower (no call, and no turn of the event loop for its background reading).
+    let lines = setLine("old(){}", entryText("stale", Date.now() - 2 * DAY, false));
+    for (let k = 0; k < 90; k++) lines += setLine(`bulk(${k}){}`, entryText("y".repeat(25_000), Date.now(), false));
+    appendFileSync(`${path}.journal`, lines);
+    const folder = open(path);
+    folder.noteTtl("old", DAY); // its fold prunes old(){}
+    expect(await folder.compact()).toBe(true);
+    follower.refreshNow();
+    expect(follower.get("bulk(89){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // from the trail (2.3 MB, past the 2 MB a trail kept before)
   });
 });
 

@@ -23,8 +23,14 @@ import { privateName } from "./private-names.js";
 
 /** Folds of files smaller than this leave no trail. */
 export const TRAIL_FROM_BYTES = 1024 * 1024;
-/** The trail holds at most this much of the sealed journal's end (readers are rarely further behind). */
-const TRAIL_TAIL_BYTES = 2 * 1024 * 1024;
+/**
+ * The trail holds this much of the sealed journal's end: an eighth of the new file's size, at least
+ * 2 MB and at most 16 MB. A reader further behind reads the file whole, which costs it about eight
+ * times what the trail costs the folder to write (idle processes keep up in the background:
+ * journal-follower.ts).
+ */
+const TRAIL_TAIL_MIN_BYTES = 2 * 1024 * 1024;
+const TRAIL_TAIL_MAX_BYTES = 16 * 1024 * 1024;
 /** The header line is never longer than this. */
 const HEADER_MAX_BYTES = 4096;
 
@@ -48,18 +54,18 @@ export function leaveTrail(journalPath: string, sealedPath: string, header: Omit
   const tmp = join(dirname(path), privateName(basename(path), "tmp"));
   try {
     const start = tailStart(header);
-    const tail = Buffer.alloc(header.bytes - start);
+    const { trail, tailAt } = trailBuffer(header, start);
     const source = fs.openSync(sealedPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
-      for (let at = 0; at < tail.length; ) {
-        const read = fs.readSync(source, tail, at, tail.length - at, start + at);
+      for (let at = tailAt; at < trail.length; ) {
+        const read = fs.readSync(source, trail, at, trail.length - at, start + at - tailAt);
         if (read === 0) throw new Error("the sealed journal is shorter than was read");
         at += read;
       }
     } finally {
       fs.closeSync(source);
     }
-    fs.writeFileSync(tmp, Buffer.concat([headerLine(header, start), tail]), { flag: "wx", mode });
+    fs.writeFileSync(tmp, trail, { flag: "wx", mode });
     fs.renameSync(tmp, path);
   } catch {
     fs.rmSync(tmp, { force: true });
@@ -77,18 +83,18 @@ export async function writeTrail(journalPath: string, sealedPath: string, header
   const tmp = join(dirname(path), privateName(basename(path), "tmp"));
   try {
     const start = tailStart(header);
-    const tail = Buffer.alloc(header.bytes - start);
+    const { trail, tailAt } = trailBuffer(header, start);
     const source = await fsp.open(sealedPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
-      for (let at = 0; at < tail.length; ) {
-        const { bytesRead } = await source.read(tail, at, tail.length - at, start + at);
+      for (let at = tailAt; at < trail.length; ) {
+        const { bytesRead } = await source.read(trail, at, trail.length - at, start + at - tailAt);
         if (bytesRead === 0) throw new Error("the sealed journal is shorter than was read");
         at += bytesRead;
       }
     } finally {
       await source.close();
     }
-    await fsp.writeFile(tmp, Buffer.concat([headerLine(header, start), tail]), { flag: "wx", mode });
+    await fsp.writeFile(tmp, trail, { flag: "wx", mode });
     return tmp;
   } catch {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
@@ -108,7 +114,16 @@ export function placeTrail(journalPath: string, written: string): void {
 }
 
 function tailStart(header: Omit<TrailHeader, "start">): number {
-  return Math.max(0, header.bytes - TRAIL_TAIL_BYTES);
+  const keep = Math.min(TRAIL_TAIL_MAX_BYTES, Math.max(TRAIL_TAIL_MIN_BYTES, Math.floor(header.fileBytes / 8)));
+  return Math.max(0, header.bytes - keep);
+}
+
+/** The trail's bytes: its header line, then room for the journal's tail (read into it at `tailAt`; not zero-filled first). */
+function trailBuffer(header: Omit<TrailHeader, "start">, start: number): { trail: Buffer; tailAt: number } {
+  const line = headerLine(header, start);
+  const trail = Buffer.allocUnsafe(line.length + header.bytes - start);
+  line.copy(trail, 0);
+  return { trail, tailAt: line.length };
 }
 
 function headerLine({ from, to, journal, bytes, fileBytes }: Omit<TrailHeader, "start">, start: number): Buffer {
