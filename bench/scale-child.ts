@@ -244,7 +244,8 @@ async function reader(p: Params): Promise<void> {
   const cache = new Rows(dir, dataId);
   const openMs = performance.now() - start;
   const probe = new StallProbe();
-  const before = await serveHits(cache, entries, hitMs);
+  // "idle": P makes no call before the fold (it reads the journal in the background).
+  const before = p.idle === true ? undefined : await serveHits(cache, entries, hitMs);
   const beforeStallMs = await probe.maxMs();
   emit({ event: "ready" });
   probe.reset();
@@ -254,7 +255,7 @@ async function reader(p: Params): Promise<void> {
   const path = cachePath(dir, dataId);
   let midFold: { missMs: number; status: string } | undefined;
   const watch = setInterval(() => {
-    if (midFold !== undefined || !fs.existsSync(`${path}.lock`) || fs.existsSync(`${path}.journal`)) return;
+    if (p.midFoldMiss === undefined || midFold !== undefined || !fs.existsSync(`${path}.lock`) || fs.existsSync(`${path}.journal`)) return;
     const at = performance.now();
     cache.row(p.midFoldMiss as number);
     midFold = { missMs: performance.now() - at, status: String(cache.lastCacheStatus) };

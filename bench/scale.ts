@@ -16,8 +16,8 @@ import { callKey } from "../src/keys/call-key.js";
 import { formatBytes, formatCount, formatRatio, type Section } from "./report.js";
 import { cachePath, describeShape, keyOf, persisted, sizeOf, writeCacheFileStreaming, writeJournal, type EntryShape } from "./scale-files.js";
 
-/** Scenario 3: set lines in the journal beside the file (about 5 MB), more than a fold's trail keeps. */
-const REFRESH_JOURNAL_LINES = 30_000;
+/** Scenario 3b: how long P, making no call, has to read another process's appends before F folds. */
+const REFRESH_FOLLOW_MS = 4000;
 import { freshDir, removeDir } from "./temp.js";
 import { median } from "./timing.js";
 
@@ -301,58 +301,78 @@ async function scenarioFold(settings: ScaleSettings): Promise<Scenario> {
   };
 }
 
-async function scenarioRefresh(big: BigFile, settings: ScaleSettings): Promise<Scenario> {
-  const dir = freshDir("scale-refresh");
+/**
+ * Scenario 3, in two variants. "mid-fold": P read a journal past what the fold's trail keeps at open,
+ * serves hits, and makes a miss while F's fold is under way. "idle": P makes no call at all while
+ * another process appends as much to the journal and F folds; P reads it in the background.
+ */
+async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: "mid-fold" | "idle"): Promise<Scenario> {
+  const dir = freshDir(`scale-refresh-${variant}`);
   fs.copyFileSync(big.path, cachePath(dir, DATA_ID));
   const path = cachePath(dir, DATA_ID);
-  // A journal past what a trail keeps (2 MB), read by P before the fold: P can follow the trail only
-  // from where it stopped reading.
-  const journalBytes = writeJournal(path, "row", 0, REFRESH_JOURNAL_LINES, Date.now());
+  // A sixth of the file's entries again as journal lines: more than a fold's trail keeps (an eighth of
+  // the file), so P can follow the trail only from near where it stopped reading.
+  const journalLines = Math.ceil(big.entries / 6);
+  let journalBytes = variant === "mid-fold" ? writeJournal(path, "row", 0, journalLines, Date.now()) : 0;
   const inoBefore = fs.statSync(path).ino;
   const otherMiss = big.entries + 10;
   let folder: ChildRun | undefined;
   let inoAfter = inoBefore;
   const reader = await runChild(
     "reader",
-    { dir, dataId: DATA_ID, entries: big.entries, missAt: big.entries + 20, midFoldMiss: big.entries + 30, otherMiss, hitMs: settings.hitMs },
+    { dir, dataId: DATA_ID, entries: big.entries, missAt: big.entries + 20, midFoldMiss: variant === "mid-fold" ? big.entries + 30 : undefined, otherMiss, hitMs: settings.hitMs, idle: variant === "idle" },
     {
       onEvent: (e, send) => {
         if (e.event !== "ready") return;
-        // Process F: opens the same cache, one miss, exits; its exit folds the journal, rewriting the file.
-        void runChild("fold-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss }).then((run) => {
-          folder = run;
+        void (async () => {
+          if (variant === "idle") {
+            // Another process's misses while P makes no call; P has REFRESH_FOLLOW_MS to read them in the background.
+            journalBytes = writeJournal(path, "row", 0, journalLines, Date.now());
+            await new Promise((resolve) => setTimeout(resolve, REFRESH_FOLLOW_MS));
+          }
+          // Process F: opens the same cache, one miss, folds the journal into the file, exits.
+          folder = await runChild("fold-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss });
           inoAfter = sizeOf(path) > 0 ? fs.statSync(path).ino : inoBefore;
           send("go");
-        });
+        })();
       },
     },
   );
   removeDir(dir);
-  const cfg = `${big.config} + journal ${formatBytes(journalBytes)} (${formatCount(REFRESH_JOURNAL_LINES)} set lines, read by P at open); refreshInterval 1000 ms (default); hits of random keys, 20 per ms, ${seconds(settings.hitMs)} before and after`;
+  const label = variant === "mid-fold" ? "3a. refresh after another's fold (P: a miss during it, one after, hits)" : "3b. refresh after another's fold, P idle before (P: a miss after, hits)";
+  const journalText = `journal ${formatBytes(journalBytes)} (${formatCount(journalLines)} set lines, ${variant === "mid-fold" ? "read by P at open" : `appended by another process after P opened, P making no call for ${seconds(REFRESH_FOLLOW_MS)}`})`;
+  const cfg = `${big.config} + ${journalText}; refreshInterval 1000 ms (default); hits of random keys, 20 per ms, ${seconds(settings.hitMs)} ${variant === "mid-fold" ? "before and " : ""}after`;
   const problem = failure(reader) ?? (folder === undefined ? "the folding process did not run" : failure(folder));
+  const targetName = `stall in P ${variant === "mid-fold" ? "during and after another process's fold" : "after another process's fold, having made no call before it"} (${formatBytes(big.bytes)})`;
   if (problem !== undefined || reader.result === undefined) {
-    return { rows: [["3. refresh after another's fold", cfg, `failed: ${problem ?? "no result"}`, "", ""]], targets: [stallTarget("stall in P after another process's fold", Number.NaN)], notes: [] };
+    return { rows: [[label, cfg, `failed: ${problem ?? "no result"}`, "", ""]], targets: [stallTarget(targetName, Number.NaN)], notes: [] };
   }
   const r = reader.result;
   const rewritten = inoAfter !== inoBefore;
-  const before = r.before as Json;
+  const before = r.before as Json | undefined;
   const after = r.after as Json;
   const midFold = r.midFold as Json | undefined;
-  const midFoldText = midFold === undefined ? "P made no miss during F's fold (not seen under way)" : `P's miss during F's fold ${ms(num(midFold.missMs))} (${String(midFold.status)})`;
+  const midFoldText = variant === "idle" ? "" : midFold === undefined ? "P made no miss during F's fold (not seen under way); " : `P's miss during F's fold ${ms(num(midFold.missMs))} (${String(midFold.status)}); `;
+  const beforeText = before === undefined ? "" : ` (before ${ms(num(before.slowestHitMs))})`;
   return {
     rows: [
       [
-        "3. refresh after another's fold (P: miss, then hits)",
+        label,
         cfg,
-        `${midFoldText}; miss after ${ms(num(r.missMs))} (${String(r.missStatus)}); slowest hit after ${ms(num(after.slowestHitMs))} (before ${ms(num(before.slowestHitMs))}); F's entry ${r.otherStatus === "l1" ? "seen" : `NOT seen (${String(r.otherStatus)})`}`,
+        `${midFoldText}miss after ${ms(num(r.missMs))} (${String(r.missStatus)}); slowest hit after ${ms(num(after.slowestHitMs))}${beforeText}; F's entry ${r.otherStatus === "l1" ? "seen" : `NOT seen (${String(r.otherStatus)})`}`,
         ms(num(r.afterStallMs)),
-        `stall before the fold ${ms(num(r.beforeStallMs))}; file ${rewritten ? "rewritten by F's fold" : "NOT rewritten by F"} (F's exit ${ms(num(event(folder as ChildRun, "handlers-done")?.at) - num(event(folder as ChildRun, "exiting")?.at))})`,
+        `${before === undefined ? "" : `stall before the fold ${ms(num(r.beforeStallMs))}; `}file ${rewritten ? "rewritten by F's fold" : "NOT rewritten by F"} (F's exit ${ms(num(event(folder as ChildRun, "handlers-done")?.at) - num(event(folder as ChildRun, "exiting")?.at))})`,
       ],
     ],
-    targets: [stallTarget(`stall in P during and after another process's fold (${formatBytes(big.bytes)})`, num(r.afterStallMs), (rewritten ? "" : " (file not rewritten)") + (midFold === undefined ? " (no miss during the fold)" : ""))],
-    notes: [
-      "3. refresh: P opens the cache and its journal and serves hits; F (another process) opens it, makes one miss, folds the journal into the file (`JSONCache.compactAll()`: the file is rewritten) and exits; P makes one miss while F's fold is under way (seen by its lock and the sealed journal; that miss reads the rest of the sealed journal), then one after F has exited, and serves hits again; stall = longest in P from F's start to the end of the hits and a final flush",
-    ],
+    targets: [stallTarget(targetName, num(r.afterStallMs), (rewritten ? "" : " (file not rewritten)") + (variant === "mid-fold" && midFold === undefined ? " (no miss during the fold)" : ""))],
+    notes:
+      variant === "mid-fold"
+        ? [
+            "3a. refresh: P opens the cache and its journal and serves hits; F (another process) opens it, makes one miss, folds the journal into the file (`JSONCache.compactAll()`: the file is rewritten, leaving a trail of the journal's end) and exits; P makes one miss while F's fold is under way (seen by its lock and the sealed journal; that miss reads the rest of the sealed journal), then one after F has exited, and serves hits again; stall = longest in P from F's start to the end of the hits and a final flush",
+          ]
+        : [
+            "3b. refresh, P idle: P opens the cache and makes no call; the parent appends journal lines (as another process's misses would) and waits; then F folds as in 3a; then P makes one miss and serves hits; stall = longest in P from the appends to the end of the hits and a final flush (P reads the appends in the background meanwhile)",
+          ],
   };
 }
 
@@ -600,7 +620,8 @@ export async function measureScale(settings: ScaleSettings, progress: (text: str
     const big: BigFile = { path: written.path, bytes: written.bytes, entries: settings.bigEntries, config: config(settings.bigEntries, written.bytes, "row") };
     add(await timed("1. open", () => scenarioOpen(big, settings, join(bigDir, "work"))));
     add(await timed("2. fold", () => scenarioFold(settings)));
-    add(await timed("3. refresh after another's fold", () => scenarioRefresh(big, settings)));
+    add(await timed("3a. refresh after another's fold", () => scenarioRefresh(big, settings, "mid-fold")));
+    add(await timed("3b. refresh after another's fold, P idle", () => scenarioRefresh(big, settings, "idle")));
   } finally {
     removeDir(bigDir);
   }
