@@ -3,37 +3,23 @@
  * path. Several processes may share the file; what one saved, another never loses.
  *
  * - Reading and merging what other processes wrote is the disk reader's (disk-reader.ts): at open, on a
- *   miss, before a fold, and on a hit at most once per `refreshIntervalMs`. It needs no lock.
- * - A change schedules one write `writeDelay` ms later (write-scheduler.ts); `flush()` writes now, with
- *   `durable` also fsynced (group commit: concurrent durable flushes share one fdatasync). Failures are
- *   retried.
- * - A write appends the changes to `<file>.journal` through a descriptor kept open (no lock:
- *   journal-file.ts). Nothing else is on the write's path.
- * - Folding the journal into a new file (fold.ts, under `<file>.lock`) happens in the background,
- *   200 ms after a write, when the file is small (so it stays complete for the Python library) or the
- *   journal has outgrown it (fold-schedule.ts). A busy lock means someone else folds; ours is tried
- *   again later.
- * - At exit the changes are appended, then folded in while the exit's time budget allows (exit-budget.ts).
+ *   miss, before a fold, and on a hit at most once per `refreshIntervalMs`. It needs no lock. Caches of
+ *   1 MB and up also read others' journal appends in the background (journal-follower.ts).
+ * - Writing is the store writer's (store-writer.ts): a change is appended to the journal after
+ *   `writeDelay` ms or at `flush()`, and the journal is folded into the file in the background.
  */
-import * as fs from "node:fs";
-import { dirname } from "node:path";
 import { decodeValue } from "../codec.js";
 import type { CacheLog } from "../logger.js";
 import { DiskReader } from "./disk-reader.js";
 import { EntryLines } from "./entry-lines.js";
 import type { ExitBudget } from "./exit-budget.js";
-import { Folder, journalSize } from "./fold.js";
-import { FoldSchedule } from "./fold-schedule.js";
+import { journalSize } from "./fold.js";
 import { followJournal } from "./journal-follower.js";
 import { isAlive } from "./file-lock.js";
-import { JournalAppender, type AppendResult } from "./journal-file.js";
-import { globalMetrics } from "../events.js";
-import { MemoryTable, type Changes } from "./memory-table.js";
+import { MemoryTable } from "./memory-table.js";
 import type { StoredEntry } from "./stored-entry.js";
-import { describe } from "./quarantine.js";
 import { leftovers } from "./private-names.js";
-import { WriteScheduler } from "./write-scheduler.js";
-import { inWriteSlot } from "./write-queue.js";
+import { StoreWriter } from "./store-writer.js";
 
 export type { EntryOrigin, StoredEntry } from "./stored-entry.js";
 export { describe } from "./quarantine.js";
@@ -68,19 +54,11 @@ export interface LocalFileStoreOptions {
   prepareJournal?: boolean;
 }
 
-/** Below this cache file size, every write is followed by a fold, so the file stays complete for the Python library. */
-const FOLD_ALWAYS_BELOW_BYTES = 64 * 1024;
-
 export class LocalFileStore {
   readonly path: string;
   readonly dataId: string;
   readonly log: CacheLog;
   readonly journalPath: string;
-  /** Bytes written to this cache's file and journal by this process. */
-  bytesWritten = 0;
-  /** Journal fdatasyncs made for this cache's durable saves, and folds made by this process. */
-  journalSyncs = 0;
-  folds = 0;
   /** The longest instance TTL of the instances using this store (for entries of uncalled methods). */
   defaultTtlMs = 0;
   /** A hit looks at the file again once `Date.now()` reaches this. */
@@ -91,29 +69,13 @@ export class LocalFileStore {
 
   readonly #table = new MemoryTable();
   readonly #reader: DiskReader;
-  readonly #folder: Folder;
-  readonly #scheduler: WriteScheduler;
+  readonly #writer: StoreWriter;
   /** TTL of each function called in this process, so compaction can prune its expired entries. */
   readonly #ttls = new Map<string, number>();
-  /** The journal lines and the file's text made from the table. */
-  readonly #lines: EntryLines;
-  /** The changes of the write under way (an exit writes them again). */
-  #taken: Changes | undefined;
-  readonly #journal: JournalAppender;
-  /** The journal's size as of this process's last append or fold. */
-  #journalBytes = 0;
-  readonly #folds: FoldSchedule;
-  #journalWarm = false;
   readonly #prepareJournal: boolean;
   #loaded = false;
   /** When a miss last looked at the disk (ms). */
   #missRefreshAt = 0;
-  /** When a save last looked at the file (ms): the saves of one millisecond share one look. */
-  #saveLookAt = 0;
-  readonly #onJournal: (store: LocalFileStore) => void;
-  readonly #onBackground: (store: LocalFileStore, underWay: boolean) => void;
-  /** Whether `onBackground` was last told of work under way. */
-  #backgroundTold = false;
 
   constructor(options: LocalFileStoreOptions) {
     this.path = options.path;
@@ -123,56 +85,26 @@ export class LocalFileStore {
     this.fileMode = options.fileMode ?? 0o600;
     this.directoryMode = options.directoryMode ?? 0o700;
     this.refreshIntervalMs = options.refreshIntervalMs ?? 1000;
-    this.#onJournal = options.onJournal ?? noop;
-    this.#onBackground = options.onBackground ?? noop;
     this.#prepareJournal = options.prepareJournal ?? true;
-    this.#journal = new JournalAppender(this.journalPath, () => this.fileMode, () => {
-      this.journalSyncs++;
-      globalMetrics.journalSyncs++;
-    });
-    this.#lines = new EntryLines(this.#table, this.#ttls, this.log, this.path);
     this.#reader = new DiskReader(this.path, this.journalPath, this.#table, this.log, () => this.markDirty());
-    this.#folder = new Folder({
+    const { onDirty = noop, onClean = noop, onJournal = noop, onBackground = noop } = options;
+    this.#writer = new StoreWriter({
       path: this.path,
       journalPath: this.journalPath,
-      lockPath: `${this.path}.lock`,
-      reader: this.#reader,
+      dataId: this.dataId,
       log: this.log,
-      mode: () => this.fileMode,
-      snapshot: () => this.#lines.snapshot(this.dataId),
-      folded: (bytes) => {
-        this.#journalBytes = journalSize(this.journalPath);
-        this.#countWritten(bytes);
-        this.folds++;
-        globalMetrics.folds++;
-      },
+      table: this.#table,
+      reader: this.#reader,
+      lines: new EntryLines(this.#table, this.#ttls, this.log, this.path),
+      fileMode: () => this.fileMode,
+      directoryMode: () => this.directoryMode,
+      writeDelay: options.writeDelay ?? 0,
+      refresh: () => this.refresh(),
+      onDirty: () => onDirty(this),
+      onClean: () => onClean(this),
+      onJournal: () => onJournal(this),
+      onBackground: (underWay) => onBackground(this, underWay),
     });
-    this.#folds = new FoldSchedule({
-      journalPath: this.journalPath,
-      wanted: () => this.#wantsFold(),
-      compact: () => this.compact(),
-      failed: (error) => this.#writeFailed(error),
-      changed: () => this.#noteBackground(),
-    });
-    const onDirty = options.onDirty ?? noop;
-    const onClean = options.onClean ?? noop;
-    const table = this.#table;
-    const reader = this.#reader;
-    this.#scheduler = new WriteScheduler(
-      {
-        write: (durable) => this.#write(durable),
-        writeNow: () => this.#writeNow(),
-        get changed() {
-          return table.changed;
-        },
-        get frozen() {
-          return reader.frozen;
-        },
-        onDirty: () => onDirty(this),
-        onClean: () => onClean(this),
-      },
-      options.writeDelay ?? 0,
-    );
   }
 
   // --- Reading --------------------------------------------------------------------------------------
@@ -182,7 +114,7 @@ export class LocalFileStore {
     this.#loaded = true;
     this.#reader.load(leftovers(this.journalPath, isAlive, false));
     followJournal(this);
-    if (this.#prepareJournal && this.#table.size === 0 && !this.#reader.frozen && journalSize(this.journalPath) === 0) this.#journal.create();
+    if (this.#prepareJournal && this.#table.size === 0 && !this.#reader.frozen && journalSize(this.journalPath) === 0) this.#writer.createJournal();
   }
 
   /**
@@ -338,212 +270,59 @@ export class LocalFileStore {
     return removed;
   }
 
-  // --- Writing --------------------------------------------------------------------------------------
+  // --- Writing (store-writer.ts) ----------------------------------------------------------------------
 
   markDirty(): void {
-    if (!this.#journalWarm && !this.#reader.frozen) {
-      this.#journalWarm = true;
-      this.#journal.warm();
-      const warming = this.#journal.warming();
-      if (warming !== undefined) {
-        this.#noteBackground();
-        void warming.then(() => this.#noteBackground());
-      }
-    }
-    this.#scheduler.markDirty();
+    this.#writer.markDirty();
   }
 
   get dirty(): boolean {
-    return this.#table.changed;
+    return this.#writer.dirty;
   }
 
   /** Writes the changes: `true` once on disk (fsynced when `durable`), `false` if that failed (retried on a timer). */
   flush(durable = false): Promise<boolean> {
-    return this.#scheduler.flush(durable);
+    return this.#writer.flush(durable);
   }
 
-  /** Appends the changes to the journal (fsynced by group commit when `durable`), then considers a fold. */
-  async #write(durable: boolean): Promise<boolean> {
-    const taken = this.#table.take();
-    this.#taken = taken;
-    try {
-      this.#appendChanges(taken);
-      if (durable) await this.#journal.sync();
-      return this.#written();
-    } catch (error) {
-      return this.#notWritten(taken, error);
-    } finally {
-      this.#taken = undefined;
-    }
+  /** The changes appended, and no work of this store on disk left under way (a fold, the journal's open). */
+  settle(): Promise<boolean> {
+    return this.#writer.settle();
   }
 
-  /** `#write` without an fsync: one synchronous append (nothing to wait for), then a fold considered. */
-  #writeNow(): boolean {
-    const taken = this.#table.take();
-    try {
-      this.#appendChanges(taken);
-      return this.#written();
-    } catch (error) {
-      return this.#notWritten(taken, error);
-    }
+  /** An explicit save or clear: written (fsynced when `durable`), a small cache folded too. */
+  save(durable = true): Promise<boolean> {
+    return this.#writer.save(durable);
   }
 
-  #appendChanges(taken: Changes): void {
-    const lines = this.#lines.journalLines(taken);
-    if (lines.length > 0) this.#append(lines);
+  /** Folds the journal into the file now: whether the file alone is complete. */
+  compact(): Promise<boolean> {
+    return this.#writer.compact();
   }
 
-  #written(): true {
-    this.#table.written();
-    this.#folds.consider();
-    return true;
-  }
-
-  /** A write failed: its changes are pending again (retried on a timer), and the failure is logged once. */
-  #notWritten(taken: Changes, error: unknown): false {
-    this.#table.giveBack(taken);
-    this.#writeFailed(error);
-    return false;
-  }
-
-  /** Appends whole lines; creates the directory when it is missing (it may have been removed under us). */
-  #append(lines: string): void {
-    let result: AppendResult;
-    try {
-      result = this.#journal.append(lines);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      fs.mkdirSync(dirname(this.path), { recursive: true, mode: this.directoryMode });
-      result = this.#journal.append(lines);
-    }
-    this.#journalBytes = result.size;
-    // Our lines need no reading if they follow what this process applied already; else they are read
-    // again at the next refresh (harmless: an entry is taken only if newer).
-    this.#reader.appended(result);
-    this.#countWritten(result.bytes);
-    this.#onJournal(this);
-  }
-
-  /** Whether the journal is to be folded: the file is small, or the journal has outgrown it. */
-  #wantsFold(): boolean {
-    if (this.#journalBytes === 0) return false;
-    const { fileBytes } = this.#reader;
-    return fileBytes < FOLD_ALWAYS_BELOW_BYTES || this.#journalBytes > fileBytes;
-  }
-
-  /** Whether a fold or the journal's open runs: work on disk that no call awaits. */
-  get #underWay(): boolean {
-    return this.#folds.running !== undefined || this.#journal.warming() !== undefined;
-  }
-
-  #noteBackground(): void {
-    const underWay = this.#underWay;
-    if (underWay === this.#backgroundTold) return;
-    this.#backgroundTold = underWay;
-    this.#onBackground(this, underWay);
-  }
-
-  /**
-   * The pending changes appended (synchronously, within this call, as `flush()`); resolves once no
-   * work of this store on disk is under way: the journal's background open and a fold that runs
-   * (started by its timer, `compactAll()` or a save) are over. A fold still due (its timer, 200 ms
-   * after a write) is not run: it finds nothing to do if the files were deleted meanwhile. Resolves
-   * whether the changes are on disk.
-   */
-  async settle(): Promise<boolean> {
-    const written = await this.flush();
-    // A fold may end by scheduling another, or a timer start one meanwhile: a few rounds at most.
-    for (let round = 0; round < 4 && this.#underWay; round++) {
-      await this.#journal.warming();
-      await this.#folds.running;
-    }
-    return written;
-  }
-
-  /**
-   * An explicit save or clear, after a look at the file: the changes appended and, with `durable`, fsynced (group commit); a small cache (file under
-   * 64 KiB) is then folded as well, so its file alone is complete right away, as the Python library's
-   * save leaves it. Resolves whether the changes are durable on disk.
-   */
-  async save(durable = true): Promise<boolean> {
-    // The write starts first (its fdatasync runs on the thread pool), then a look at the file (one
-    // stat, shared by the saves of the same millisecond): a file deleted or replaced under us is merged
-    // or written back whole, in a second write this save waits for too, so what it reports as on disk
-    // includes what only the old file held.
-    const written = this.flush(durable);
-    const now = Date.now();
-    let rewritten: Promise<boolean> | undefined;
-    if (now !== this.#saveLookAt) {
-      this.#saveLookAt = now;
-      if (!this.#reader.unchanged()) {
-        this.refresh();
-        if (this.#table.changed) rewritten = this.flush(durable);
-      }
-    }
-    if (!(await written) || (rewritten !== undefined && !(await rewritten))) return false;
-    if (this.#reader.fileBytes < FOLD_ALWAYS_BELOW_BYTES && this.#wantsFold()) await this.compact();
-    // The journal's background open (it creates the file) is over too: nothing of this save is left under way.
-    await this.#journal.warming();
-    return true;
-  }
-
-  /**
-   * Folds the journal into the cache file now (after the pending changes are appended), so the file
-   * alone holds everything: what the Python library reads. Resolves whether the file is complete;
-   * `false` when another process holds the lock (it folds) or the fold failed (logged).
-   */
-  async compact(): Promise<boolean> {
-    this.#folds.cancel();
-    if (this.#table.changed && !(await this.flush())) return false;
-    await this.#folds.running;
-    if (this.#reader.frozen) return false;
-    if (journalSize(this.journalPath) === 0 && this.#reader.unchanged()) return true;
-    return this.#folds.run(() => inWriteSlot(() => this.#folder.fold()));
-  }
-
-  #countWritten(bytes: number): void {
-    this.bytesWritten += bytes;
-    globalMetrics.bytesWritten += bytes;
-  }
-
-  #writeFailed(error: unknown): void {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name ?? "error";
-    this.log.once("warn", `write:${this.path}:${code}`, `cannot write cache file ${this.path} (${describe(error)}). Results are still returned; the write is retried.`);
-  }
-
-  /**
-   * At exit, first (no asynchronous work can run any more): the pending changes are appended to the
-   * journal. No lock is needed, so nothing waits to be safe. A write still in flight never finishes
-   * once the process exits: its changes are written again.
-   */
+  /** At exit, first: the pending changes appended. */
   appendAtExit(): void {
-    this.#scheduler.cancel();
-    this.#folds.cancel();
-    if (this.#reader.frozen) return;
-    if (this.#taken !== undefined) this.#table.giveBack(this.#taken);
-    if (!this.#table.changed) return;
-    const taken = this.#table.take();
-    try {
-      this.#appendChanges(taken);
-      this.#table.written(); // no fold is considered: the exit folds next, within its budget
-    } catch (error) {
-      this.#notWritten(taken, error);
-    }
+    this.#writer.appendAtExit();
   }
 
-  /**
-   * At exit, then: the journal is folded into the file (complete for the Python library, which reads
-   * only the file) if the exit's budget allows a fold of this size; a fold of this process cut short
-   * by the exit is finished. What is not folded stays in the journal, which this library reads.
-   */
+  /** At exit, then: the journal folded in, if the budget allows. */
   foldAtExit(budget: ExitBudget): void {
-    if (this.#reader.frozen) return;
-    const foldCutShort = this.#folder.underWay;
-    this.#journalBytes = journalSize(this.journalPath);
-    if (!foldCutShort && this.#journalBytes === 0) return;
-    const waitMs = budget.foldWaitMs(this.#reader.fileBytes + this.#journalBytes);
-    if (waitMs === undefined) return;
-    this.#folder.foldAtExit(waitMs, (error) => this.#writeFailed(error));
+    this.#writer.foldAtExit(budget);
+  }
+
+  /** Bytes written to this cache's file and journal by this process. */
+  get bytesWritten(): number {
+    return this.#writer.bytesWritten;
+  }
+
+  /** Journal fdatasyncs made for this cache's durable saves. */
+  get journalSyncs(): number {
+    return this.#writer.journalSyncs;
+  }
+
+  /** Folds made by this process. */
+  get folds(): number {
+    return this.#writer.folds;
   }
 }
 
