@@ -11,7 +11,8 @@
  * - A file that is not JSON and changed within `SETTLE_MS` is being rewritten in place by another
  *   program: "busy", read again later. One that stays unreadable is set aside (quarantine.ts).
  * - A file of another program that a fold replaced may still receive that program's writes through the
- *   descriptor it opened earlier: it is watched until it settles, and what it received is merged.
+ *   descriptor it opened earlier: it is watched until it settles, and what it received is merged
+ *   (replaced-file.ts).
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -20,21 +21,16 @@ import type { CacheLog } from "../logger.js";
 import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
-import { identityOf, readJournalLines } from "./journal-file.js";
+import { journalIdentity, readJournalLines } from "./journal-file.js";
 import { readTrailHeader, trailPath } from "./fold-trail.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
-import { SETTLE_MS, describe, isSettled, setAside } from "./quarantine.js";
+import { describe, isSettled, setAside } from "./quarantine.js";
+import { ReplacedFile } from "./replaced-file.js";
 import { statIdentity } from "./snapshot-file.js";
 import { sealedJournalsNow } from "./private-names.js";
 
 export type ReadState = "read" | "missing" | "busy" | "aside";
-
-interface ReplacedFile {
-  fd: number;
-  size: number;
-  mtimeMs: number;
-}
 
 export class DiskReader {
   /** Identity of the file as last read or written; "" when it must be read. */
@@ -170,7 +166,7 @@ export class DiskReader {
     // changed the file, which the look at the file sees.)
     const folding = fs.existsSync(this.lockPath);
     let changed: boolean;
-    if (this.#replaced !== undefined) this.#checkReplaced();
+    if (this.#replaced !== undefined) this.#checkReplaced(this.#replaced);
     if (this.unchanged()) {
       const rest = this.#applySealedRest();
       changed = this.applyJournal(this.journalPath, undefined) || rest;
@@ -460,53 +456,20 @@ export class DiskReader {
   beforeReplacing(): void {
     if (fileIdentity(this.path) !== this.#known) throw new FileChangedError(this.path);
     if (this.#fileIsOurs) return;
-    this.#closeReplaced();
-    try {
-      const fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      const stat = fs.fstatSync(fd);
-      this.#replaced = { fd, size: stat.size, mtimeMs: stat.mtimeMs };
-    } catch {
-      // Gone already: nothing can be written into it.
-    }
+    this.#replaced?.close();
+    this.#replaced = ReplacedFile.open(this.path);
   }
 
-  /** What another program wrote into the file a fold replaced: merged, and written to the current file. */
-  #checkReplaced(): void {
-    const replaced = this.#replaced as ReplacedFile;
-    let stat: fs.Stats;
-    try {
-      stat = fs.fstatSync(replaced.fd);
-    } catch {
-      return this.#closeReplaced();
-    }
-    if (stat.size === replaced.size && stat.mtimeMs === replaced.mtimeMs) {
-      if (Date.now() - stat.mtimeMs >= SETTLE_MS) this.#closeReplaced();
-      return;
-    }
-    const buffer = Buffer.alloc(stat.size);
-    const read = fs.readSync(replaced.fd, buffer, 0, buffer.length, 0);
-    try {
+  /** What another program wrote into the file a fold replaced (replaced-file.ts): merged, and written to the current file. */
+  #checkReplaced(replaced: ReplacedFile): void {
+    const over = replaced.check((text) => {
       const keys = new Set<string>();
-      parseCacheFile(buffer.subarray(0, read).toString("utf8"), (key, raw, time, async, meta) => {
+      parseCacheFile(text, (key, raw, time, async, meta) => {
         if (this.table.adopt(key, raw, time, async, meta)) keys.add(key);
       });
       if (this.table.markChanged(keys)) this.writeBack();
-      this.#closeReplaced();
-    } catch {
-      // Still being written: looked at again at the next refresh.
-      replaced.size = stat.size;
-      replaced.mtimeMs = stat.mtimeMs;
-    }
-  }
-
-  #closeReplaced(): void {
-    if (this.#replaced === undefined) return;
-    try {
-      fs.closeSync(this.#replaced.fd);
-    } catch {
-      // Closed already.
-    }
-    this.#replaced = undefined;
+    });
+    if (over) this.#replaced = undefined;
   }
 }
 
@@ -571,16 +534,6 @@ function fileIdentity(path: string): string {
     return statIdentity(fs.statSync(path, { bigint: true }));
   } catch {
     return "none";
-  }
-}
-
-/** Which journal file this is (it only grows, so its size is not part of its identity), and its size. */
-export function journalIdentity(path: string): { identity: string; size: number } {
-  try {
-    const stat = fs.lstatSync(path);
-    return { identity: identityOf(stat), size: stat.size };
-  } catch {
-    return { identity: "none", size: 0 };
   }
 }
 

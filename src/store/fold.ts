@@ -14,11 +14,10 @@
 import type { CacheLog } from "../logger.js";
 import { FileChangedError, type DiskReader } from "./disk-reader.js";
 import { LockUnusableError, isAlive, lockSync, tryLock, type HeldLock } from "./file-lock.js";
-import { sealJournal, unsealJournal } from "./journal-file.js";
+import { journalIdentity, sealJournal, unsealJournal } from "./journal-file.js";
 import { forgetLeftovers, leftovers } from "./private-names.js";
 import { writeSnapshot, writeSnapshotSync, type WrittenFile } from "./snapshot-file.js";
 import { TRAIL_FROM_BYTES, leaveTrail, placeTrail, writeTrail, type TrailHeader } from "./fold-trail.js";
-import { journalIdentity } from "./disk-reader.js";
 import * as fs from "node:fs";
 
 export interface FoldContext {

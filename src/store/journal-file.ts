@@ -310,6 +310,16 @@ export function identityOf(stat: fs.Stats): string {
   return `${stat.dev}:${stat.ino}:${stat.birthtimeMs}`;
 }
 
+/** Which journal file is at `path` (it only grows, so its size is not part of its identity), and its size. */
+export function journalIdentity(path: string): { identity: string; size: number } {
+  try {
+    const stat = fs.lstatSync(path);
+    return { identity: identityOf(stat), size: stat.size };
+  } catch {
+    return { identity: "none", size: 0 };
+  }
+}
+
 /**
  * Reads the complete lines of a journal from `offset` on, in chunks, handing each to `onLine`. Returns
  * the offset after the last complete line (a line still being written is read next time). With
