@@ -22,17 +22,25 @@ function pythonFile(entries: Record<string, string>): string {
   return JSON.stringify({ _json_cache_func_cache: funcs, _json_cache_variable_cache: {} }, null, 4);
 }
 
+/**
+ * A Python file opened by this library, then by the other program (to rewrite it in place), then
+ * replaced by this library's fold: the other program's descriptor now points at the replaced file.
+ */
+async function replacedUnderForeignWriter(): Promise<{ path: string; store: LocalFileStore; foreign: number }> {
+  const path = join(tempDir(), "py.json");
+  writeFileSync(path, pythonFile({ "a(1,){}": "a" }));
+  const store = new LocalFileStore({ path, dataId: "py", log });
+  store.load();
+  const foreign = openSync(path, "r+");
+  store.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
+  expect(await store.compact()).toBe(true); // the file at the path is now ours (renamed into place)
+  return { path, store, foreign };
+}
+
 describe("a file of another program that a fold replaced", () => {
   it("what that program writes into it afterwards, through a descriptor opened before the fold, is merged and written to the file at the path", async () => {
-    const path = join(tempDir(), "py.json");
-    writeFileSync(path, pythonFile({ "a(1,){}": "a" }));
-    const store = new LocalFileStore({ path, dataId: "py", log });
-    store.load();
-    // The other program opened the file (to rewrite it in place) before our fold.
-    const foreign = openSync(path, "r+");
+    const { path, store, foreign } = await replacedUnderForeignWriter();
     try {
-      store.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
-      expect(await store.compact()).toBe(true); // the file at the path is now ours (renamed into place)
       // The other program's save lands in the file it opened: the one our fold replaced.
       const text = pythonFile({ "a(1,){}": "a", "p(1,){}": "p" });
       ftruncateSync(foreign, 0);
@@ -51,14 +59,8 @@ describe("a file of another program that a fold replaced", () => {
   });
 
   it("a save still being written into it (unreadable yet) is looked at again at the next look, and merged once whole", async () => {
-    const path = join(tempDir(), "py.json");
-    writeFileSync(path, pythonFile({ "a(1,){}": "a" }));
-    const store = new LocalFileStore({ path, dataId: "py", log });
-    store.load();
-    const foreign = openSync(path, "r+");
+    const { store, foreign } = await replacedUnderForeignWriter();
     try {
-      store.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
-      expect(await store.compact()).toBe(true);
       const text = pythonFile({ "a(1,){}": "a", "q(1,){}": "q" });
       ftruncateSync(foreign, 0);
       writeSync(foreign, text.slice(0, text.length >> 1), 0); // half written
