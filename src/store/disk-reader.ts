@@ -366,7 +366,7 @@ export class DiskReader {
 
   /**
    * In the background: what others appended to the live journal since this process last looked, read
-   * in slices of 256 KB with the event loop running after each, as a look reads it (the same offset,
+   * in slices of 64 KB with the event loop running after each, as a look reads it (the same offset,
    * moved on by whichever reads first). A process that makes no call for a while so stays near the
    * journal's end, and can follow the trail of a fold (fold-trail.ts) instead of reading the new file
    * whole, synchronously, on its next call. It never reads the file: nothing is read while a fold is
@@ -388,7 +388,7 @@ export class DiskReader {
       this.#recheckFile = false; // as after a look that found no fold under way
       const offset = this.#journalOffset;
       if (journal.size <= offset) return;
-      this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES, journal.identity);
+      this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), CATCH_UP_SLICE_BYTES, journal.identity);
       if (this.#journalOffset === offset) return; // a line longer than a slice, or sealed meanwhile: the next look takes it
       await nextTurn();
     }
@@ -483,6 +483,12 @@ const ASYNC_SLICE_MS = 2;
 const ASYNC_SLICE_PARTS = 16;
 /** The live journal is read by `openAsync` in slices of this size (its lines cost more per byte than the file's). */
 const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
+/**
+ * The background reading of a large cache's journal (`catchUp`) reads slices of this size: measured
+ * beside 256 KB ones, reading 2.6 MB of appends into a 15 MB cache, the longest turn fell from 19–41 ms
+ * to 6–17 ms (the garbage collector's pauses fall between the turns rather than inside them).
+ */
+const CATCH_UP_SLICE_BYTES = 64 * 1024;
 /** A turn of the event loop that took longer than this ran other work: the garbage collector, or the program's. */
 const BUSY_TURN_MS = 1;
 /**
