@@ -244,7 +244,12 @@ async function reader(p: Params): Promise<void> {
   const cache = new Rows(dir, dataId);
   const openMs = performance.now() - start;
   const probe = new StallProbe();
-  // "idle": P makes no call before the fold (it reads the journal in the background).
+  // "idle": P makes no call before the fold (it reads the journal in the background). The collections
+  // its open left due run first, outside the measured window (scenario 1 measures the open).
+  if (p.idle === true) {
+    gc();
+    await sleep(200);
+  }
   const before = p.idle === true ? undefined : await serveHits(cache, entries, hitMs);
   const beforeStallMs = await probe.maxMs();
   emit({ event: "ready" });

@@ -371,7 +371,7 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: "
             "3a. refresh: P opens the cache and its journal and serves hits; F (another process) opens it, makes one miss, folds the journal into the file (`JSONCache.compactAll()`: the file is rewritten, leaving a trail of the journal's end) and exits; P makes one miss while F's fold is under way (seen by its lock and the sealed journal; that miss reads the rest of the sealed journal), then one after F has exited, and serves hits again; stall = longest in P from F's start to the end of the hits and a final flush",
           ]
         : [
-            "3b. refresh, P idle: P opens the cache and makes no call; the parent appends journal lines (as another process's misses would) and waits; then F folds as in 3a; then P makes one miss and serves hits; stall = longest in P from the appends to the end of the hits and a final flush (P reads the appends in the background meanwhile)",
+            "3b. refresh, P idle: P opens the cache, collects garbage (the collections its open left due, outside the window) and makes no call; the parent appends journal lines (as another process's misses would) and waits; then F folds as in 3a; then P makes one miss and serves hits; stall = longest in P from the appends to the end of the hits and a final flush (P reads the appends in the background meanwhile)",
           ],
   };
 }
