@@ -14,7 +14,7 @@ import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { loadedEntry } from "../src/store/stored-entry.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
-import { sealJournal } from "../src/store/journal-file.js";
+import { journalIdentity, readJournalLines, sealJournal } from "../src/store/journal-file.js";
 import { setLine } from "../src/store/journal.js";
 import { tempDir } from "./helpers.js";
 import { compileWithPrelude, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";
@@ -257,6 +257,22 @@ describe("a fold under way", () => {
     expect(follower.get("late(){}")).toBeDefined();
     expect(follower.get("bulk(8,39){}")).toBeDefined();
     expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
+  });
+
+  it("a journal is read from an offset only if it is the journal that offset belongs to (sealed and replaced between the look and the read)", () => {
+    const path = join(tempDir(), "offset.json.journal");
+    appendFileSync(path, setLine("a(1,){}", entryText("a", Date.now(), false)));
+    const known = journalIdentity(path).identity;
+    const offset = journalIdentity(path).size;
+    // A fold seals it, and a new journal starts with another process's line.
+    expect(sealJournal(path)).toBeDefined();
+    appendFileSync(path, setLine("b(1,){}", entryText("b", Date.now(), false)) + setLine("c(1,){}", entryText("c", Date.now(), false)));
+    const read: string[] = [];
+    expect(readJournalLines(path, offset, (line) => read.push(line), undefined, known)).toBe(offset);
+    expect(read).toEqual([]);
+    const fresh = journalIdentity(path).identity;
+    expect(readJournalLines(path, 0, (line) => read.push(line), undefined, fresh)).toBe(journalIdentity(path).size);
+    expect(read).toHaveLength(2);
   });
 
   it("a process that meets a new journal while a fold is under way looks at the file again until the fold is done", async () => {

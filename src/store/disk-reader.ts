@@ -138,8 +138,8 @@ export class DiskReader {
     this.#journalKnown = identity;
     this.#journalOffset = 0;
     while (this.#journalOffset < size) {
-      const end = readJournalLines(this.journalPath, this.#journalOffset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES);
-      if (end === this.#journalOffset) break; // a line longer than a slice: the read that follows takes it
+      const end = readJournalLines(this.journalPath, this.#journalOffset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES, identity);
+      if (end === this.#journalOffset) break; // a line longer than a slice, or sealed meanwhile: the read that follows takes it
       this.#journalOffset = end;
       await nextTurn();
       if (stop()) return false;
@@ -313,7 +313,7 @@ export class DiskReader {
       if (size <= this.#journalOffset) return false;
       offset = this.#journalOffset;
     }
-    const end = readJournalLines(path, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk));
+    const end = readJournalLines(path, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk), undefined, live ? this.#journalKnown : undefined);
     if (live) this.#journalOffset = end;
     return end > offset;
   }

@@ -6,8 +6,8 @@
  * Why: after another process's fold, a process follows the fold's trail (fold-trail.ts) only from
  * where it stopped reading the journal, and only if that is within the journal's end the trail keeps
  * (2–16 MB). One that had stopped further back (it made no call while the others appended) read the
- * new file whole, on its next call: for a 100 MB cache, seconds on its event loop. Small files (under the size from which a
- * fold leaves a trail) are read whole in milliseconds, and are not followed.
+ * new file whole, on its next call: for a 100 MB cache, seconds on its event loop. Small files (under
+ * the size from which a fold leaves a trail) are read whole in milliseconds, and are not followed.
  *
  * One timer for the process, not one per cache; it never keeps the process alive, and holds the caches
  * weakly.
