@@ -224,6 +224,113 @@ describe("a fold under way", () => {
     rmSync(`${path}.lock`);
   });
 
+  /** Another process's second fold starts (lock taken, journal sealed) before this process looked at the first one's file. */
+  function secondFoldStarts(path: string): string {
+    writeFileSync(`${path}.lock`, "{}");
+    const sealed = sealJournal(`${path}.journal`);
+    expect(sealed).toBeDefined();
+    return sealed as string;
+  }
+
+  it("a look that finds the file replaced by one fold while the next fold is under way reads what that next fold sealed (a small file, read whole)", async () => {
+    const path = join(tempDir(), "twofolds.json");
+    writeFileSync(path, serializeCacheFile("twofolds", [["a(1,){}", entryText("a", Date.now(), false)]], [], Date.now()));
+    const writer = open(path);
+    const reader = open(path);
+    writer.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
+    expect(await writer.compact()).toBe(true); // fold 1: the file the reader read is replaced
+    // A lease holder publishes its result, then fold 2 seals the journal holding it.
+    writer.set("result(1,){}", loadedEntry("r", Date.now(), false, undefined));
+    expect(await writer.flush()).toBe(true);
+    secondFoldStarts(path);
+    reader.refreshNow(); // a waiter's look after the holder released
+    expect(reader.get("result(1,){}")).toBeDefined();
+    expect(reader.get("b(1,){}")).toBeDefined();
+    rmSync(`${path}.lock`);
+  });
+
+  it("the same with a large file, whose first fold's trail the look follows", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    expect(existsSync(`${path}.journal.folded`)).toBe(true);
+    // The result comes from a third process (the folder's own appends may remove old(){}, expired).
+    const holder = open(path);
+    holder.set("result(1,){}", loadedEntry("r", Date.now(), false, undefined));
+    expect(await holder.flush()).toBe(true);
+    secondFoldStarts(path);
+    follower.refreshNow();
+    expect(follower.get("result(1,){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // the trail was followed, not the file read whole
+    rmSync(`${path}.lock`);
+  });
+
+  it("a process's own saved entry, in a journal sealed by a fold under way, stays in its memory when it reads another fold's file whole", async () => {
+    const path = join(tempDir(), "own.json");
+    writeFileSync(path, serializeCacheFile("own", [["a(1,){}", entryText("a", Date.now(), false)]], [], Date.now()));
+    const writer = open(path);
+    const reader = open(path);
+    writer.set("b(1,){}", loadedEntry("b", Date.now(), false, undefined));
+    expect(await writer.compact()).toBe(true);
+    reader.set("mine(1,){}", loadedEntry("m", Date.now(), false, undefined));
+    expect(await reader.flush()).toBe(true);
+    const sealed = secondFoldStarts(path);
+    expect(readFileSync(sealed, "utf8")).toContain("mine(1,)");
+    reader.refreshNow();
+    expect(reader.get("mine(1,){}")).toBeDefined();
+    expect(reader.get("b(1,){}")).toBeDefined();
+    rmSync(`${path}.lock`);
+  });
+
+  it("a process that opens the cache while a fold is under way sees what that fold sealed (open and async open)", async () => {
+    const { path, folder } = scenario(); // 1.5 MB: the async open reads it in parts
+    const holder = open(path);
+    holder.set("result(1,){}", loadedEntry("r", Date.now(), false, undefined));
+    expect(await holder.flush()).toBe(true);
+    expect(await folder.flush()).toBe(true);
+    secondFoldStarts(path);
+    const opened = open(path);
+    expect(opened.get("result(1,){}")).toBeDefined();
+    expect(opened.get("new(){}")).toBeDefined();
+    const openedAsync = new LocalFileStore({ path, dataId: "trail", log });
+    await openedAsync.loadAsync();
+    expect(openedAsync.get("result(1,){}")).toBeDefined();
+    expect(openedAsync.get("new(){}")).toBeDefined();
+    rmSync(`${path}.lock`);
+  });
+
+  it("after the next fold commits, the look that saw it under way follows its trail from where it read the sealed journal", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true); // fold 1
+    // More than the trail keeps goes into the journal before fold 2, from a third process (the folder's
+    // own appends may remove old(){}, expired); the follower has read none of it.
+    const writer = open(path);
+    for (let i = 0; i < 9; i++) {
+      for (let k = 0; k < 40; k++) writer.set(`bulk(${i},${k}){}`, loadedEntry("y".repeat(25_000), Date.now(), false, undefined));
+      expect(await writer.flush()).toBe(true);
+    }
+    // Fold 2 is the writer's, which never had old(){} (the folder's pending removal of it would reach the journal).
+    let done = false;
+    const folding = writer.compact().finally(() => {
+      done = true;
+    });
+    let lookedMidFold = false;
+    while (!done) {
+      if (!lookedMidFold && existsSync(`${path}.lock`) && !existsSync(`${path}.journal`)) {
+        follower.refreshNow(); // follows fold 1's trail, then reads fold 2's sealed journal whole
+        lookedMidFold = true;
+        expect(follower.get("bulk(8,39){}")).toBeDefined();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await folding).toBe(true);
+    expect(lookedMidFold).toBe(true);
+    follower.refreshNow();
+    expect(follower.get("bulk(8,39){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // fold 2's trail followed: its file not read whole
+  });
+
   it("a process that looked while the fold was under way (and read the sealed journal's rest) still follows the fold's trail after it", async () => {
     const { path, folder, follower } = scenario();
     // More than the trail keeps (2 MB) goes through the journal, the follower reading it as it comes:
@@ -259,7 +366,7 @@ describe("a fold under way", () => {
     expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
   });
 
-  it("a journal is read from an offset past its start only if it is the journal that offset belongs to (sealed and replaced between the look and the read)", () => {
+  it("a journal named by its identity is read only if it is that journal (sealed and replaced between the look and the read)", () => {
     const path = join(tempDir(), "offset.json.journal");
     appendFileSync(path, setLine("a(1,){}", entryText("a", Date.now(), false)));
     const known = journalIdentity(path).identity;
@@ -270,8 +377,11 @@ describe("a fold under way", () => {
     const read: string[] = [];
     expect(readJournalLines(path, offset, (line) => read.push(line), undefined, known)).toBe(offset);
     expect(read).toEqual([]);
-    // From its start, any journal is read right, whichever the caller expected.
-    expect(readJournalLines(path, 0, (line) => read.push(line), undefined, known)).toBe(journalIdentity(path).size);
+    // Nor from its start: the caller would take the offset returned for the journal it looked at.
+    expect(readJournalLines(path, 0, (line) => read.push(line), undefined, known)).toBe(0);
+    expect(read).toEqual([]);
+    // The journal there now, named as such (or not named), is read.
+    expect(readJournalLines(path, 0, (line) => read.push(line), undefined, journalIdentity(path).identity)).toBe(journalIdentity(path).size);
     expect(read).toHaveLength(2);
   });
 

@@ -29,6 +29,7 @@ import { describe, isSettled, setAside } from "./quarantine.js";
 import { ReplacedFile } from "./replaced-file.js";
 import { statIdentity } from "./snapshot-file.js";
 import { sealedJournalsNow } from "./private-names.js";
+import { SealedJournals } from "./sealed-journals.js";
 
 export type ReadState = "read" | "missing" | "busy" | "aside";
 
@@ -38,11 +39,8 @@ export class DiskReader {
   /** Identity of the journal file whose first `#journalOffset` bytes are applied. */
   #journalKnown = "";
   #journalOffset = 0;
-  /**
-   * The journal a fold under way sealed, and how far this process read it (`#applySealedRest`), so the
-   * fold's trail can still be followed once the fold is done, though the live journal is another one by then.
-   */
-  #sealedRead: { identity: string; offset: number } | undefined;
+  /** Journals sealed by a fold under way (or left by a dead one), and how far this process read each. */
+  readonly #sealed: SealedJournals;
   /** Size of the cache file as last read or written; decides between rewriting and appending. */
   fileBytes = 0;
   /** Set when our file could be neither read nor moved aside: writing would destroy it. */
@@ -63,15 +61,21 @@ export class DiskReader {
     private readonly writeBack: () => void,
   ) {
     this.lockPath = `${path}.lock`;
+    this.#sealed = new SealedJournals(journalPath, (line, onDisk) => this.#applyOp(parseJournalLine(line), onDisk));
   }
 
   /** Loads the file (retrying briefly while another program writes it), then the given sealed journals and the journal. */
   load(sealed: string[]): ReadState {
-    let state = this.readAll(sealed);
+    // A fold under way in another process: what it sealed is in no file yet (see `refresh`).
+    const folding = lockIdentity(this.lockPath) !== "";
+    const journals = folding ? [...new Set([...sealed, ...sealedJournalsNow(this.journalPath)])] : sealed;
+    let state = this.readAll(journals);
     for (let attempt = 0; state === "busy" && attempt < 5; attempt++) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      state = this.readAll(sealed);
+      state = this.readAll(journals);
     }
+    const lock = lockIdentity(this.lockPath);
+    if (folding || lock !== "") this.#sealed.readAllNow(lock, this.#journalKnown);
     return state;
   }
 
@@ -124,8 +128,10 @@ export class DiskReader {
     this.#known = identity;
     this.fileBytes = size;
     this.#fileIsOurs = ours;
-    for (const path of sealed) this.applyJournal(path, undefined);
-    this.applyJournal(this.journalPath, undefined); // what was appended since the slices
+    for (const path of sealed) this.#sealed.read(path, undefined);
+    this.applyJournal(undefined); // what was appended since the slices
+    const lock = lockIdentity(this.lockPath);
+    if (lock !== "") this.#sealed.readAllNow(lock, this.#journalKnown); // a fold under way: what it sealed is in no file yet
   }
 
   /**
@@ -158,42 +164,54 @@ export class DiskReader {
     if (this.frozen) return false;
     if (journalOnly && !this.#recheckFile && this.#known !== "" && this.#replaced === undefined) {
       const journal = journalIdentity(this.journalPath);
-      if (journal.identity !== "none" && journal.identity === this.#journalKnown) return this.#applyLive(journal.size);
+      if (journal.identity !== "none" && journal.identity === this.#journalKnown) {
+        const applied = this.#applyLive(journal.size);
+        if (applied !== undefined) return applied;
+      }
     }
-    // A fold under way has sealed the journal but not yet replaced the file: the journal this process
-    // reads now may be the new one, over the old file. Until a look finds no fold under way, every
-    // refresh looks at the file too. (The lock is looked at first: a fold that ends after that look
-    // changed the file, which the look at the file sees.)
-    const folding = fs.existsSync(this.lockPath);
-    let changed: boolean;
-    if (this.#replaced !== undefined) this.#checkReplaced(this.#replaced);
-    if (this.unchanged()) {
-      const rest = this.#applySealedRest();
-      changed = this.applyJournal(this.journalPath, undefined) || rest;
-    } else changed = this.#followTrail() || this.readAll([]) === "read";
-    this.#recheckFile = folding;
-    return changed;
+    let changed = false;
+    for (let round = 0; ; round++) {
+      const look = this.#look();
+      changed = look.changed || changed;
+      // A fold seen under way has sealed a journal whose lines are in no file yet: they are read too,
+      // so a miss sees another process's result at once (a process waiting for a lease would otherwise
+      // find nothing and run the method again), and until a look finds no fold under way, every refresh
+      // looks at the file too.
+      if (look.folding) changed = this.#sealed.readAllNow(look.lock, this.#journalKnown) || changed;
+      this.#recheckFile = look.folding;
+      // Settled unless a fold ended during the look (it sealed the journal, then replaced the file):
+      // then what it sealed is in the new file, which another round reads (or follows the trail to).
+      if (!look.folding) this.#sealed.forget();
+      if (!look.settle || this.unchanged()) return changed;
+      if (round === 2) {
+        this.#recheckFile = true;
+        return changed;
+      }
+    }
   }
 
   /**
-   * A fold under way sealed the journal this process was reading (renamed it aside) and has not yet
-   * replaced the file: what was appended to that journal since this process last read it is in no
-   * file this process would read until the fold is done. That rest is read from the sealed journal,
-   * found by its identity (a rename keeps it), so a miss sees another process's result at once — a
-   * process waiting for a lease would otherwise find nothing and run the method again. One directory
-   * listing, only when the journal read is no longer at its name.
+   * One look at the file and the journals. `folding`: a fold was seen under way — its lock there at the
+   * start or the end of the look, or the journal this process had read sealed meanwhile. `settle`: the
+   * file may have been replaced during the look (the caller looks at it once more).
+   *
+   * The lock is looked at first: a fold that ends after that look changed the file, which the look at
+   * the file sees. A fold that starts after it and seals the journal before the journal is read is seen
+   * by the journal having changed (when the file was unchanged), or by the lock there at the end (when
+   * the file was read whole, from a new journal: nothing else tells it).
    */
-  #applySealedRest(): boolean {
-    if (this.#journalKnown === "" || this.#journalKnown === "none") return false;
-    if (journalIdentity(this.journalPath).identity === this.#journalKnown) return false;
-    for (const sealed of sealedJournalsNow(this.journalPath)) {
-      if (journalIdentity(sealed).identity !== this.#journalKnown) continue;
-      const offset = this.#journalOffset;
-      this.#journalOffset = this.applyJournalFrom(sealed, offset);
-      this.#sealedRead = { identity: this.#journalKnown, offset: this.#journalOffset };
-      return this.#journalOffset > offset;
+  #look(): { changed: boolean; folding: boolean; settle: boolean; lock: string } {
+    const lockAtStart = lockIdentity(this.lockPath);
+    if (this.#replaced !== undefined) this.#checkReplaced(this.#replaced);
+    if (this.unchanged()) {
+      const before = this.#journalKnown;
+      const changed = this.applyJournal(undefined);
+      const sealedMeanwhile = before !== "" && before !== "none" && this.#journalKnown !== before;
+      return { changed, folding: lockAtStart !== "" || sealedMeanwhile, settle: sealedMeanwhile, lock: lockAtStart };
     }
-    return false;
+    const changed = this.#followTrail() || this.readAll(lockAtStart !== "" ? sealedJournalsNow(this.journalPath) : []) === "read";
+    const lock = lockAtStart !== "" ? lockAtStart : lockIdentity(this.lockPath);
+    return { changed, folding: lock !== "", settle: true, lock };
   }
 
   /** Whether the file is the one this process last read or wrote. */
@@ -231,10 +249,10 @@ export class DiskReader {
         if (!isNotFound(error)) return this.#unusable(error);
       }
       this.#fileIsOurs = ours || bytes === undefined;
-      for (const path of sealed) this.applyJournal(path, onDisk);
+      this.#sealed.forget();
+      for (const path of sealed) this.#sealed.read(path, onDisk);
       this.#journalKnown = "";
-      this.#sealedRead = undefined;
-      this.applyJournal(this.journalPath, onDisk);
+      this.applyJournal(onDisk);
       // Replaced again while we read (a fold by another process)? Read the new one: the journal we
       // read may belong to it.
       if (fileIdentity(this.path) !== identity && attempt < 3) continue;
@@ -298,24 +316,28 @@ export class DiskReader {
   }
 
   /**
-   * Applies a journal's complete lines: the live journal from where this process left off, another
-   * (sealed) one from `from`. Returns whether there was anything to apply.
+   * Applies the live journal's complete lines from where this process left off. Returns whether there
+   * was anything to apply. A journal sealed between its `lstat` and its `open` is read from none of
+   * them (an offset into one means nothing in the other): the journal there now is then read, and the
+   * sealed one is left to be read from where this process was in it (sealed-journals.ts).
    */
-  applyJournal(path: string, onDisk: Set<string> | undefined, from = 0): boolean {
-    const live = path === this.journalPath;
-    let offset = from;
-    if (live) {
-      const { identity, size } = journalIdentity(path);
+  applyJournal(onDisk: Set<string> | undefined): boolean {
+    for (let attempt = 0; ; attempt++) {
+      const { identity, size } = journalIdentity(this.journalPath);
       if (identity !== this.#journalKnown) {
+        // Sealed (or put back) since this process read it: how far it read is kept (sealed-journals.ts).
+        if (this.#journalKnown !== "" && this.#journalKnown !== "none") this.#sealed.left(this.#journalKnown, this.#journalOffset);
         this.#journalKnown = identity;
         this.#journalOffset = 0;
       }
-      if (size <= this.#journalOffset) return false;
-      offset = this.#journalOffset;
+      const offset = this.#journalOffset;
+      if (size <= offset) return false;
+      const end = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk), undefined, identity);
+      this.#journalOffset = end;
+      if (end > offset) return true;
+      // Nothing complete to read, or another journal opened than the one looked at: look once more.
+      if (attempt === 1 || journalIdentity(this.journalPath).identity === identity) return false;
     }
-    const end = readJournalLines(path, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk), undefined, live ? this.#journalKnown : undefined);
-    if (live) this.#journalOffset = end;
-    return end > offset;
   }
 
   /**
@@ -329,9 +351,7 @@ export class DiskReader {
     if (trail === undefined) return false;
     const { header, base } = trail;
     if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return false;
-    const sealedRead = this.#sealedRead;
-    this.#sealedRead = undefined;
-    const offset = header.journal === this.#journalKnown ? this.#journalOffset : header.journal === sealedRead?.identity ? sealedRead.offset : 0;
+    const offset = header.journal === this.#journalKnown ? this.#journalOffset : (this.#sealed.offsetIn(header.journal) ?? 0);
     if (offset < header.start) return false;
     if (offset < header.bytes) {
       readJournalLines(trailPath(this.journalPath), base + offset - header.start, (line) => this.#applyOp(parseJournalLine(line), undefined));
@@ -342,7 +362,7 @@ export class DiskReader {
     this.fileBytes = header.fileBytes;
     this.#fileIsOurs = true;
     this.#journalKnown = "";
-    this.applyJournal(this.journalPath, undefined);
+    this.applyJournal(undefined);
     return true;
   }
 
@@ -356,12 +376,17 @@ export class DiskReader {
     return this.#known;
   }
 
-  /** The live journal's lines past what this process applied, its identity being known. */
-  #applyLive(size: number): boolean {
-    if (size <= this.#journalOffset) return false;
+  /**
+   * The live journal's lines past what this process applied, its identity being known; `undefined` when
+   * it was sealed between its `lstat` and the read (then nothing was read: the full look takes it).
+   */
+  #applyLive(size: number): boolean | undefined {
     const offset = this.#journalOffset;
+    if (size <= offset) return false;
     this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), undefined, this.#journalKnown);
-    return this.#journalOffset > offset;
+    if (this.#journalOffset > offset) return true;
+    // Nothing read: a line still being written, or another journal there now.
+    return journalIdentity(this.journalPath).identity === this.#journalKnown ? false : undefined;
   }
 
   /**
@@ -532,6 +557,19 @@ function variablesOf(variables: Record<string, unknown>, log: CacheLog, source: 
     }
   }
   return out;
+}
+
+/**
+ * Which fold lock is at `path` ("" when there is none, or it cannot be looked at: a directory that is
+ * missing, not a directory, or not searchable): each fold takes a lock file of its own.
+ */
+function lockIdentity(path: string): string {
+  try {
+    const stat = fs.lstatSync(path);
+    return `${stat.ino}:${stat.birthtimeMs}`;
+  } catch {
+    return "";
+  }
 }
 
 /** What identifies one version of the file at `path` (snapshot-file.ts `statIdentity`); "none" if there is none. */

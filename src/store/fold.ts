@@ -160,7 +160,7 @@ export class Folder {
         if (path === sealedNow && sealed.length === 1) this.#trail = { from: reader.knownIdentity, sealed: path, journal: journalIdentity(path).identity, bytes: end };
       }
       reader.forgetJournal();
-      reader.applyJournal(journalPath, undefined);
+      reader.applyJournal(undefined);
       return sealed;
     }
     reader.forgetFile();

@@ -324,7 +324,9 @@ export function journalIdentity(path: string): { identity: string; size: number 
  * Reads the complete lines of a journal from `offset` on, in chunks, handing each to `onLine`. Returns
  * the offset after the last complete line (a line still being written is read next time). With
  * `limitBytes`, reads at most that many bytes (a slice: the caller reads on from the offset returned).
- * With `identity`, reads nothing from an `offset` past 0 unless the journal opened is that one.
+ * With `identity`, reads nothing unless the journal opened is that one: a fold may seal the journal
+ * between the caller's `lstat` and this `open`, and the caller would take what it read, and the offset
+ * returned, for the journal it looked at.
  */
 export function readJournalLines(path: string, offset: number, onLine: (line: string) => void, limitBytes = Number.POSITIVE_INFINITY, identity?: string): number {
   let fd: number;
@@ -335,9 +337,8 @@ export function readJournalLines(path: string, offset: number, onLine: (line: st
   }
   try {
     const stat = fs.fstatSync(fd);
-    // Another journal at the path since the caller looked (a fold sealed the one it knows): an offset
-    // into that one means nothing here. (Read from its start, any journal is read right.)
-    if (identity !== undefined && offset > 0 && identityOf(stat) !== identity) return offset;
+    // Another journal at the path since the caller looked (a fold sealed the one it knows).
+    if (identity !== undefined && identityOf(stat) !== identity) return offset;
     const size = Math.min(stat.size, offset + limitBytes);
     let position = offset;
     let carry = Buffer.alloc(0);
