@@ -7,7 +7,7 @@
  * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
  * has it (it read the journal line); one that read the new file whole does not.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
@@ -364,6 +364,25 @@ describe("a fold under way", () => {
     expect(follower.get("late(){}")).toBeDefined();
     expect(follower.get("bulk(8,39){}")).toBeDefined();
     expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
+  });
+
+  it("a journal shorter than what this process read of it (truncated under it) is read again from its start, on the fast path too", async () => {
+    const path = join(tempDir(), "shorter.json");
+    writeFileSync(path, serializeCacheFile("shorter", [["a(1,){}", entryText("a", Date.now(), false)]], [], Date.now()));
+    const writer = open(path);
+    const reader = open(path);
+    for (let i = 0; i < 5; i++) writer.set(`b(${i},){}`, loadedEntry("b".repeat(200), Date.now(), false, undefined));
+    expect(await writer.flush()).toBe(true);
+    reader.refreshNow();
+    expect(reader.get("b(4,){}")).toBeDefined();
+    const identity = journalIdentity(`${path}.journal`).identity;
+    // Another program empties the journal in place, and a short line follows: same file, fewer bytes than read.
+    truncateSync(`${path}.journal`, 0);
+    appendFileSync(`${path}.journal`, `\n${setLine("c(1,){}", entryText("c", Date.now(), false))}`);
+    expect(journalIdentity(`${path}.journal`).identity).toBe(identity);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    reader.refreshNow(); // within refreshInterval: the fast path (one lstat) first
+    expect(reader.get("c(1,){}")).toBeDefined();
   });
 
   it("a journal named by its identity is read only if it is that journal (sealed and replaced between the look and the read)", () => {

@@ -329,6 +329,10 @@ export class DiskReader {
         if (this.#journalKnown !== "" && this.#journalKnown !== "none") this.#sealed.left(this.#journalKnown, this.#journalOffset);
         this.#journalKnown = identity;
         this.#journalOffset = 0;
+      } else if (size < this.#journalOffset) {
+        // Shorter than what was read of it: truncated, or another file under the same identity. A
+        // journal only grows, so it is read from its start.
+        this.#journalOffset = 0;
       }
       const offset = this.#journalOffset;
       if (size <= offset) return false;
@@ -378,11 +382,13 @@ export class DiskReader {
 
   /**
    * The live journal's lines past what this process applied, its identity being known; `undefined` when
-   * it was sealed between its `lstat` and the read (then nothing was read: the full look takes it).
+   * it was sealed between its `lstat` and the read, or is shorter than what was read of it (then nothing
+   * was read: the full look takes it).
    */
   #applyLive(size: number): boolean | undefined {
     const offset = this.#journalOffset;
-    if (size <= offset) return false;
+    if (size < offset) return undefined; // shorter than what was read of it: the full look reads it again
+    if (size === offset) return false;
     this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), undefined, this.#journalKnown);
     if (this.#journalOffset > offset) return true;
     // Nothing read: a line still being written, or another journal there now.
