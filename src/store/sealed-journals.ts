@@ -47,9 +47,10 @@ export class SealedJournals {
 
   /** A sealed journal's lines past what this process read of it (from its start if it read none). */
   read(path: string, onDisk: Set<string> | undefined): boolean {
-    const identity = journalIdentity(path).identity;
+    const { identity, size } = journalIdentity(path);
     if (identity === "none") return false;
     const from = this.#reads.get(identity) ?? 0;
+    if (size <= from) return false; // nothing new: not opened (a look during a long fold pays one lstat per sealed journal)
     const end = readJournalLines(path, from, (line) => this.onLine(line, onDisk), undefined, identity);
     this.#reads.set(identity, end);
     return end > from;
