@@ -90,6 +90,11 @@ async function startFleet(count: number, env: (i: number) => Record<string, stri
   return { counter, go, processes };
 }
 
+/** What each process answered, for the message of a failed expectation (which ran, and when it answered). */
+function told(fleet: Fleet, got: Answer[]): string {
+  return `executions by ${executions(fleet).join(", ")}; answers: ${fleet.processes.map((p, i) => `${p.pid} ${JSON.stringify(got[i])}`).join("; ")}`;
+}
+
 function executions(fleet: Fleet): string[] {
   return readFileSync(fleet.counter, "utf8").split("\n").filter((line) => line !== "");
 }
@@ -108,7 +113,7 @@ describe("processes sharing one cache file", () => {
     const fleet = await startFleet(8, () => ({ LEASE: "10s" }));
     const got = await answers(fleet);
     expect(got.map((a) => a.value)).toEqual(Array(8).fill("value-7"));
-    expect(executions(fleet)).toHaveLength(1);
+    expect(executions(fleet), told(fleet, got)).toHaveLength(1);
     // The seven that waited were answered from the file.
     expect(got.filter((a) => a.status === "l1")).toHaveLength(7);
     expect(got.filter((a) => a.status === "miss")).toHaveLength(1);
@@ -142,7 +147,7 @@ describe("processes sharing one cache file", () => {
     const fleet = await startFleet(4, () => ({ LEASE: "20s", WORK_MS: "600", HITS: "100", REFRESH: "0" }));
     const got = await answers(fleet);
     expect(got.map((a) => a.value)).toEqual(Array(4).fill("value-7"));
-    expect(executions(fleet)).toHaveLength(1);
+    expect(executions(fleet), told(fleet, got)).toHaveLength(1);
     expect(got.filter((a) => a.status === "l1")).toHaveLength(3);
   }, 60_000);
 
@@ -199,7 +204,7 @@ describe("machines sharing one DynamoDB table", () => {
     const fleet = await startFleet(3, (i) => ({ ...AWS_ENV, LEASE: "10s", TABLE: table, ENDPOINT: endpoint, CACHE_DIR: join(root, `machine-${i}`) }));
     const got = await answers(fleet);
     expect(got.map((a) => a.value)).toEqual(Array(3).fill("value-7"));
-    expect(executions(fleet)).toHaveLength(1);
+    expect(executions(fleet), told(fleet, got)).toHaveLength(1);
     expect(got.filter((a) => a.status === "l2")).toHaveLength(2);
   }, 60_000);
 });
