@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Cached, CacheOptionsError, JSONCache } from "../src/index.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { setLine } from "../src/store/journal.js";
-import { nextTurn } from "../src/store/disk-reader.js";
+import { nextTurn } from "../src/store/next-turn.js";
 import { tempDir } from "./helpers.js";
 
 const ENTRIES = 40_000; // about 5 MB: read in parts

@@ -30,15 +30,16 @@ import { ReplacedFile } from "./replaced-file.js";
 import { statIdentity } from "./snapshot-file.js";
 import { sealedJournalsNow } from "./private-names.js";
 import { SealedJournals } from "./sealed-journals.js";
+import { LiveJournal } from "./live-journal.js";
+import { nextTurn } from "./next-turn.js";
 
 export type ReadState = "read" | "missing" | "busy" | "aside";
 
 export class DiskReader {
   /** Identity of the file as last read or written; "" when it must be read. */
   #known = "";
-  /** Identity of the journal file whose first `#journalOffset` bytes are applied. */
-  #journalKnown = "";
-  #journalOffset = 0;
+  /** The live journal: which one this process read, and how far. */
+  readonly #live: LiveJournal;
   /** Journals sealed by a fold under way (or left by a dead one), and how far this process read each. */
   readonly #sealed: SealedJournals;
   /** Size of the cache file as last read or written; decides between rewriting and appending. */
@@ -61,7 +62,9 @@ export class DiskReader {
     private readonly writeBack: () => void,
   ) {
     this.lockPath = `${path}.lock`;
-    this.#sealed = new SealedJournals(journalPath, (line, onDisk) => this.#applyOp(parseJournalLine(line), onDisk));
+    const onLine = (line: string, onDisk: Set<string> | undefined) => this.#applyOp(parseJournalLine(line), onDisk);
+    this.#sealed = new SealedJournals(journalPath, onLine);
+    this.#live = new LiveJournal(journalPath, this.#sealed, onLine);
   }
 
   /** Loads the file (retrying briefly while another program writes it), then the given sealed journals and the journal. */
@@ -75,7 +78,7 @@ export class DiskReader {
       state = this.readAll(journals);
     }
     const lock = lockIdentity(this.lockPath);
-    if (folding || lock !== "") this.#sealed.readAllNow(lock, this.#journalKnown);
+    if (folding || lock !== "") this.#sealed.readAllNow(lock, this.#live.identity);
     return state;
   }
 
@@ -120,7 +123,8 @@ export class DiskReader {
       else this.load(sealed); // another layout, or damaged: the synchronous path decides
       return;
     }
-    if (!(await this.#liveJournalInSlices(stop))) return;
+    // The live journal in slices too: one that an exit could not fold in may be as large as the file.
+    if (!(await this.#live.readFromStart(ASYNC_JOURNAL_SLICE_BYTES, stop))) return;
     if (fileIdentity(this.path) !== identity) {
       this.load(sealed); // replaced meanwhile: read again (what was merged stays valid)
       return;
@@ -131,26 +135,7 @@ export class DiskReader {
     for (const path of sealed) this.#sealed.read(path, undefined);
     this.applyJournal(undefined); // what was appended since the slices
     const lock = lockIdentity(this.lockPath);
-    if (lock !== "") this.#sealed.readAllNow(lock, this.#journalKnown); // a fold under way: what it sealed is in no file yet
-  }
-
-  /**
-   * The live journal, read in slices with the event loop running between them: one that an exit could
-   * not fold in may be as large as the file. False when `stop()` says a synchronous load took over.
-   */
-  async #liveJournalInSlices(stop: () => boolean): Promise<boolean> {
-    const { identity, size } = journalIdentity(this.journalPath);
-    if (identity === "none") return true;
-    this.#journalKnown = identity;
-    this.#journalOffset = 0;
-    while (this.#journalOffset < size) {
-      const end = readJournalLines(this.journalPath, this.#journalOffset, (line) => this.#applyOp(parseJournalLine(line), undefined), ASYNC_JOURNAL_SLICE_BYTES, identity);
-      if (end === this.#journalOffset) break; // a line longer than a slice, or sealed meanwhile: the read that follows takes it
-      this.#journalOffset = end;
-      await nextTurn();
-      if (stop()) return false;
-    }
-    return true;
+    if (lock !== "") this.#sealed.readAllNow(lock, this.#live.identity); // a fold under way: what it sealed is in no file yet
   }
 
   /**
@@ -164,8 +149,8 @@ export class DiskReader {
     if (this.frozen) return false;
     if (journalOnly && !this.#recheckFile && this.#known !== "" && this.#replaced === undefined) {
       const journal = journalIdentity(this.journalPath);
-      if (journal.identity !== "none" && journal.identity === this.#journalKnown) {
-        const applied = this.#applyLive(journal.size);
+      if (journal.identity !== "none" && journal.identity === this.#live.identity) {
+        const applied = this.#live.applyKnown(journal.size);
         if (applied !== undefined) return applied;
       }
     }
@@ -177,7 +162,7 @@ export class DiskReader {
       // so a miss sees another process's result at once (a process waiting for a lease would otherwise
       // find nothing and run the method again), and until a look finds no fold under way, every refresh
       // looks at the file too.
-      if (look.folding) changed = this.#sealed.readAllNow(look.lock, this.#journalKnown) || changed;
+      if (look.folding) changed = this.#sealed.readAllNow(look.lock, this.#live.identity) || changed;
       this.#recheckFile = look.folding;
       // Settled unless a fold ended during the look (it sealed the journal, then replaced the file):
       // then what it sealed is in the new file, which another round reads (or follows the trail to).
@@ -204,9 +189,9 @@ export class DiskReader {
     const lockAtStart = lockIdentity(this.lockPath);
     if (this.#replaced !== undefined) this.#checkReplaced(this.#replaced);
     if (this.unchanged()) {
-      const before = this.#journalKnown;
-      const changed = this.applyJournal(undefined);
-      const sealedMeanwhile = before !== "" && before !== "none" && this.#journalKnown !== before;
+      const before = this.#live.identity;
+      const changed = this.#live.apply(undefined);
+      const sealedMeanwhile = before !== "" && before !== "none" && this.#live.identity !== before;
       return { changed, folding: lockAtStart !== "" || sealedMeanwhile, settle: sealedMeanwhile, lock: lockAtStart };
     }
     const changed = this.#followTrail() || this.readAll(lockAtStart !== "" ? sealedJournalsNow(this.journalPath) : []) === "read";
@@ -251,8 +236,8 @@ export class DiskReader {
       this.#fileIsOurs = ours || bytes === undefined;
       this.#sealed.forget();
       for (const path of sealed) this.#sealed.read(path, onDisk);
-      this.#journalKnown = "";
-      this.applyJournal(onDisk);
+      this.#live.forget();
+      this.#live.apply(onDisk);
       // Replaced again while we read (a fold by another process)? Read the new one: the journal we
       // read may belong to it.
       if (fileIdentity(this.path) !== identity && attempt < 3) continue;
@@ -315,33 +300,9 @@ export class DiskReader {
     return parsed.ours;
   }
 
-  /**
-   * Applies the live journal's complete lines from where this process left off. Returns whether there
-   * was anything to apply. A journal sealed between its `lstat` and its `open` is read from none of
-   * them (an offset into one means nothing in the other): the journal there now is then read, and the
-   * sealed one is left to be read from where this process was in it (sealed-journals.ts).
-   */
+  /** Applies the live journal's complete lines from where this process left off (live-journal.ts). */
   applyJournal(onDisk: Set<string> | undefined): boolean {
-    for (let attempt = 0; ; attempt++) {
-      const { identity, size } = journalIdentity(this.journalPath);
-      if (identity !== this.#journalKnown) {
-        // Sealed (or put back) since this process read it: how far it read is kept (sealed-journals.ts).
-        if (this.#journalKnown !== "" && this.#journalKnown !== "none") this.#sealed.left(this.#journalKnown, this.#journalOffset);
-        this.#journalKnown = identity;
-        this.#journalOffset = 0;
-      } else if (size < this.#journalOffset) {
-        // Shorter than what was read of it: truncated, or another file under the same identity. A
-        // journal only grows, so it is read from its start.
-        this.#journalOffset = 0;
-      }
-      const offset = this.#journalOffset;
-      if (size <= offset) return false;
-      const end = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), onDisk), undefined, identity);
-      this.#journalOffset = end;
-      if (end > offset) return true;
-      // Nothing complete to read, or another journal opened than the one looked at: look once more.
-      if (attempt === 1 || journalIdentity(this.journalPath).identity === identity) return false;
-    }
+    return this.#live.apply(onDisk);
   }
 
   /**
@@ -355,7 +316,7 @@ export class DiskReader {
     if (trail === undefined) return false;
     const { header, base } = trail;
     if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return false;
-    const offset = header.journal === this.#journalKnown ? this.#journalOffset : (this.#sealed.offsetIn(header.journal) ?? 0);
+    const offset = this.#live.offsetIn(header.journal) ?? this.#sealed.offsetIn(header.journal) ?? 0;
     if (offset < header.start) return false;
     if (offset < header.bytes) {
       readJournalLines(trailPath(this.journalPath), base + offset - header.start, (line) => this.#applyOp(parseJournalLine(line), undefined));
@@ -365,8 +326,8 @@ export class DiskReader {
     this.#known = header.to;
     this.fileBytes = header.fileBytes;
     this.#fileIsOurs = true;
-    this.#journalKnown = "";
-    this.applyJournal(undefined);
+    this.#live.forget();
+    this.#live.apply(undefined);
     return true;
   }
 
@@ -378,21 +339,6 @@ export class DiskReader {
   /** The identity of the file as this process last read or wrote it ("" when it must be read). */
   get knownIdentity(): string {
     return this.#known;
-  }
-
-  /**
-   * The live journal's lines past what this process applied, its identity being known; `undefined` when
-   * it was sealed between its `lstat` and the read, or is shorter than what was read of it (then nothing
-   * was read: the full look takes it).
-   */
-  #applyLive(size: number): boolean | undefined {
-    const offset = this.#journalOffset;
-    if (size < offset) return undefined; // shorter than what was read of it: the full look reads it again
-    if (size === offset) return false;
-    this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), undefined, this.#journalKnown);
-    if (this.#journalOffset > offset) return true;
-    // Nothing read: a line still being written, or another journal there now.
-    return journalIdentity(this.journalPath).identity === this.#journalKnown ? false : undefined;
   }
 
   /**
@@ -408,19 +354,10 @@ export class DiskReader {
     for (;;) {
       if (this.frozen || this.#known === "" || this.#replaced !== undefined) return;
       if (fs.existsSync(this.lockPath) || !this.unchanged()) return;
-      const journal = journalIdentity(this.journalPath);
-      if (journal.identity === "none") return;
-      if (journal.identity !== this.#journalKnown) {
-        // Sealed by a fold that is over, or put back: the next look reads its rest.
-        if (this.#journalKnown !== "" && this.#journalKnown !== "none") return;
-        this.#journalKnown = journal.identity; // started since this process looked: read from its start
-        this.#journalOffset = 0;
-      }
+      const slice = this.#live.readSlice(CATCH_UP_SLICE_BYTES);
+      if (slice === "another") return;
       this.#recheckFile = false; // as after a look that found no fold under way
-      const offset = this.#journalOffset;
-      if (journal.size <= offset) return;
-      this.#journalOffset = readJournalLines(this.journalPath, offset, (line) => this.#applyOp(parseJournalLine(line), undefined), CATCH_UP_SLICE_BYTES, journal.identity);
-      if (this.#journalOffset === offset) return; // a line longer than a slice, or sealed meanwhile: the next look takes it
+      if (slice === "nothing") return;
       await nextTurn();
     }
   }
@@ -448,12 +385,12 @@ export class DiskReader {
 
   /** How much of the live journal this process has applied (before a fold seals it). */
   journalPosition(): number {
-    return journalIdentity(this.journalPath).identity === this.#journalKnown ? this.#journalOffset : 0;
+    return this.#live.position();
   }
 
   /** The live journal is to be read from its start (it was sealed, or put back). */
   forgetJournal(): void {
-    this.#journalKnown = "";
+    this.#live.forget();
   }
 
   /** The file is to be read again whole. */
@@ -462,15 +399,8 @@ export class DiskReader {
   }
 
   /** This process appended `bytes` at `at` of journal `identity`: they need no reading if they follow what it applied. */
-  appended({ at, bytes, identity }: { at: number; bytes: number; identity: string }): void {
-    if (identity === this.#journalKnown) {
-      if (at === this.#journalOffset) this.#journalOffset += bytes;
-    } else if (at === 0 && this.#journalKnown === "none") {
-      // A journal started by this append (there was none at the last look: a fold sealed it) holds
-      // only our lines, so the next fold need not read them back.
-      this.#journalKnown = identity;
-      this.#journalOffset = bytes;
-    }
+  appended(result: { at: number; bytes: number; identity: string }): void {
+    this.#live.appended(result);
   }
 
   /** This process wrote the whole file. */
@@ -520,24 +450,6 @@ const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
  * to 6–17 ms (the garbage collector's pauses fall between the turns rather than inside them).
  */
 const CATCH_UP_SLICE_BYTES = 64 * 1024;
-/** A turn of the event loop that took longer than this ran other work: the garbage collector, or the program's. */
-const BUSY_TURN_MS = 1;
-/**
- * Resolves once the event loop has run (timers and I/O included). V8 runs its scavenges and the end of
- * its marking as tasks of the event loop, after the timers and right before the immediates that resume
- * a read: when the turn was long, the loop runs once more before more is read, so that the timers due
- * meanwhile are served in between. A stall is then the longer of such a pause and a slice, not their sum.
- */
-export async function nextTurn(): Promise<void> {
-  const yieldedAt = performance.now();
-  await immediate();
-  if (performance.now() - yieldedAt > BUSY_TURN_MS) await immediate();
-}
-
-function immediate(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
 let futureLimit = 0;
 
