@@ -28,7 +28,6 @@ import type { MemoryTable } from "./memory-table.js";
 import { describe, isSettled, setAside } from "./quarantine.js";
 import { ReplacedFile } from "./replaced-file.js";
 import { statIdentity } from "./snapshot-file.js";
-import { sealedJournalsNow } from "./private-names.js";
 import { SealedJournals } from "./sealed-journals.js";
 import { LiveJournal } from "./live-journal.js";
 import { nextTurn } from "./next-turn.js";
@@ -70,15 +69,15 @@ export class DiskReader {
   /** Loads the file (retrying briefly while another program writes it), then the given sealed journals and the journal. */
   load(sealed: string[]): ReadState {
     // A fold under way in another process: what it sealed is in no file yet (see `refresh`).
-    const folding = lockIdentity(this.lockPath) !== "";
-    const journals = folding ? [...new Set([...sealed, ...sealedJournalsNow(this.journalPath)])] : sealed;
+    const lockAtStart = lockIdentity(this.lockPath);
+    const journals = lockAtStart !== "" ? [...new Set([...sealed, ...this.#sealed.list(lockAtStart)])] : sealed;
     let state = this.readAll(journals);
     for (let attempt = 0; state === "busy" && attempt < 5; attempt++) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
       state = this.readAll(journals);
     }
-    const lock = lockIdentity(this.lockPath);
-    if (folding || lock !== "") this.#sealed.readAllNow(lock, this.#live.identity);
+    const lock = lockAtStart !== "" ? lockAtStart : lockIdentity(this.lockPath);
+    if (lock !== "") this.#sealed.readAllNow(lock, this.#live.identity);
     return state;
   }
 
@@ -194,7 +193,7 @@ export class DiskReader {
       const sealedMeanwhile = before !== "" && before !== "none" && this.#live.identity !== before;
       return { changed, folding: lockAtStart !== "" || sealedMeanwhile, settle: sealedMeanwhile, lock: lockAtStart };
     }
-    const changed = this.#followTrail() || this.readAll(lockAtStart !== "" ? sealedJournalsNow(this.journalPath) : []) === "read";
+    const changed = this.#followTrail() || this.readAll(lockAtStart !== "" ? this.#sealed.list(lockAtStart) : []) === "read";
     const lock = lockAtStart !== "" ? lockAtStart : lockIdentity(this.lockPath);
     return { changed, folding: lock !== "", settle: true, lock };
   }

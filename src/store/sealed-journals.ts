@@ -19,9 +19,9 @@ export class SealedJournals {
   /** How far this process read each sealed journal, by identity. */
   #reads = new Map<string, number>();
   /**
-   * The sealed journals listed last, with the fold lock and the live journal of that moment: while both
-   * are the same, no journal was sealed since (a fold seals once, under its lock), and the listing is
-   * used again — a directory of thousands of caches is not listed at every look during a long fold.
+   * The sealed journals listed last, with the fold lock and the journal at the path of that moment: while
+   * both are the same, no journal was sealed since (a fold seals once, under its lock), and the listing
+   * is used again — a directory of thousands of caches is not listed at every look during a long fold.
    */
   #listed: { lock: string; journal: string; paths: string[] } | undefined;
 
@@ -57,18 +57,25 @@ export class SealedJournals {
   }
 
   /**
+   * The journals sealed now (one directory listing), remembered with the fold lock `lock` ("" for none)
+   * for `readAllNow`.
+   */
+  list(lock: string): string[] {
+    // The journal at the path, looked at before the listing: a seal after it shows as another journal.
+    const journal = journalIdentity(this.journalPath).identity;
+    const paths = sealedJournalsNow(this.journalPath);
+    this.#listed = lock === "" ? undefined : { lock, journal, paths };
+    return paths;
+  }
+
+  /**
    * Every journal sealed now: what this process has not read of it. `lock` is the fold lock's identity
-   * as the look saw it ("" for none), `journal` the live journal's identity as it knows it.
+   * as the look saw it ("" for none), `journal` the identity of the live journal it read.
    */
   readAllNow(lock: string, journal: string): boolean {
     if (this.#reads.size > MAX_REMEMBERED) this.#reads.clear();
     const listed = this.#listed;
-    let paths: string[];
-    if (lock !== "" && listed !== undefined && listed.lock === lock && listed.journal === journal) paths = listed.paths;
-    else {
-      paths = sealedJournalsNow(this.journalPath);
-      this.#listed = lock === "" ? undefined : { lock, journal, paths };
-    }
+    const paths = lock !== "" && listed !== undefined && listed.lock === lock && listed.journal === journal ? listed.paths : this.list(lock);
     let changed = false;
     for (const path of paths) changed = this.read(path, undefined) || changed;
     return changed;
