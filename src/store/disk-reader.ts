@@ -163,10 +163,11 @@ export class DiskReader {
       // looks at the file too.
       if (look.folding) changed = this.#sealed.readAllNow(look.lock, this.#live.identity) || changed;
       this.#recheckFile = look.folding;
-      // Settled unless a fold ended during the look (it sealed the journal, then replaced the file):
-      // then what it sealed is in the new file, which another round reads (or follows the trail to).
       if (!look.folding) this.#sealed.forget();
-      if (!look.settle || this.unchanged()) return changed;
+      // Settled unless a fold ended during the look (it sealed the journal, then replaced the file): what
+      // it sealed is then in the new file, which another round reads (or follows the trail to). A fold
+      // that sealed a journal this process never saw leaves no other trace in the look.
+      if (this.unchanged()) return changed;
       if (round === 2) {
         this.#recheckFile = true;
         return changed;
@@ -176,26 +177,25 @@ export class DiskReader {
 
   /**
    * One look at the file and the journals. `folding`: a fold was seen under way — its lock there at the
-   * start or the end of the look, or the journal this process had read sealed meanwhile. `settle`: the
-   * file may have been replaced during the look (the caller looks at it once more).
+   * start or the end of the look, or the journal this process had read sealed meanwhile.
    *
-   * The lock is looked at first: a fold that ends after that look changed the file, which the look at
-   * the file sees. A fold that starts after it and seals the journal before the journal is read is seen
-   * by the journal having changed (when the file was unchanged), or by the lock there at the end (when
-   * the file was read whole, from a new journal: nothing else tells it).
+   * The lock is looked at first: a fold that ends after that look changed the file, which the caller's
+   * look at the file after this one sees. A fold that starts after it and seals the journal before the
+   * journal is read is seen by the lock there at the end, or by the journal having changed (when it
+   * has ended by then, the file has changed too).
    */
-  #look(): { changed: boolean; folding: boolean; settle: boolean; lock: string } {
+  #look(): { changed: boolean; folding: boolean; lock: string } {
     const lockAtStart = lockIdentity(this.lockPath);
     if (this.#replaced !== undefined) this.#checkReplaced(this.#replaced);
+    let changed: boolean;
+    let sealedMeanwhile = false;
     if (this.unchanged()) {
       const before = this.#live.identity;
-      const changed = this.#live.apply(undefined);
-      const sealedMeanwhile = before !== "" && before !== "none" && this.#live.identity !== before;
-      return { changed, folding: lockAtStart !== "" || sealedMeanwhile, settle: sealedMeanwhile, lock: lockAtStart };
-    }
-    const changed = this.#followTrail() || this.readAll(lockAtStart !== "" ? this.#sealed.list(lockAtStart) : []) === "read";
+      changed = this.#live.apply(undefined);
+      sealedMeanwhile = before !== "" && before !== "none" && this.#live.identity !== before;
+    } else changed = this.#followTrail() || this.readAll(lockAtStart !== "" ? this.#sealed.list(lockAtStart) : []) === "read";
     const lock = lockAtStart !== "" ? lockAtStart : lockIdentity(this.lockPath);
-    return { changed, folding: lock !== "", settle: true, lock };
+    return { changed, folding: lock !== "" || sealedMeanwhile, lock };
   }
 
   /** Whether the file is the one this process last read or wrote. */
