@@ -302,11 +302,29 @@ async function scenarioFold(settings: ScaleSettings): Promise<Scenario> {
 }
 
 /**
- * Scenario 3, in two variants. "mid-fold": P read a journal past what the fold's trail keeps at open,
+ * Scenario 3, in three variants. "mid-fold": P read a journal past what the fold's trail keeps at open,
  * serves hits, and makes a miss while F's fold is under way. "idle": P makes no call at all while
  * another process appends as much to the journal and F folds; P reads it in the background.
+ * "idle-fold-first": P makes no call while F folds and then another process appends as much to the
+ * journal F's fold started; P follows the fold and reads that journal in the background.
  */
-async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: "mid-fold" | "idle"): Promise<Scenario> {
+type RefreshVariant = "mid-fold" | "idle" | "idle-fold-first";
+
+const REFRESH_LABELS: Record<RefreshVariant, string> = {
+  "mid-fold": "3a. refresh after another's fold (P: a miss during it, one after, hits)",
+  idle: "3b. refresh after another's fold, P idle before (P: a miss after, hits)",
+  "idle-fold-first": "3c. P idle through another's fold and the appends after it (P: a miss after, hits)",
+};
+
+const REFRESH_NOTES: Record<RefreshVariant, string> = {
+  "mid-fold":
+    "3a. refresh: P opens the cache and its journal and serves hits; F (another process) opens it, makes one miss, folds the journal into the file (`JSONCache.compactAll()`: the file is rewritten, leaving a trail of the journal's end) and exits; P makes one miss while F's fold is under way (seen by its lock and the sealed journal; that miss reads the rest of the sealed journal), then one after F has exited, and serves hits again; stall = longest in P from F's start to the end of the hits and a final flush",
+  idle: "3b. refresh, P idle: P opens the cache, collects garbage (the collections its open left due, outside the window) and makes no call; the parent appends journal lines (as another process's misses would) and waits; then F folds as in 3a; then P makes one miss and serves hits; stall = longest in P from the appends to the end of the hits and a final flush (P reads the appends in the background meanwhile)",
+  "idle-fold-first":
+    "3c. P idle through a fold: as 3b, but F folds first and the parent then appends the journal lines to the journal F's fold started, and waits; then P makes one miss and serves hits; stall = longest in P from F's start to the end of the hits and a final flush (P follows the fold's trail and reads the new journal in the background meanwhile; without that, its miss would read the whole new journal)",
+};
+
+async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: RefreshVariant): Promise<Scenario> {
   const dir = freshDir(`scale-refresh-${variant}`);
   fs.copyFileSync(big.path, cachePath(dir, DATA_ID));
   const path = cachePath(dir, DATA_ID);
@@ -320,30 +338,33 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: "
   let inoAfter = inoBefore;
   const reader = await runChild(
     "reader",
-    { dir, dataId: DATA_ID, entries: big.entries, missAt: big.entries + 20, midFoldMiss: variant === "mid-fold" ? big.entries + 30 : undefined, otherMiss, hitMs: settings.hitMs, idle: variant === "idle" },
+    { dir, dataId: DATA_ID, entries: big.entries, missAt: big.entries + 20, midFoldMiss: variant === "mid-fold" ? big.entries + 30 : undefined, otherMiss, hitMs: settings.hitMs, idle: variant !== "mid-fold" },
     {
       onEvent: (e, send) => {
         if (e.event !== "ready") return;
         void (async () => {
-          if (variant === "idle") {
+          const appendAndWait = async () => {
             // Another process's misses while P makes no call; P has REFRESH_FOLLOW_MS to read them in the background.
             journalBytes = writeJournal(path, "row", 0, journalLines, Date.now());
             await new Promise((resolve) => setTimeout(resolve, REFRESH_FOLLOW_MS));
-          }
+          };
+          if (variant === "idle") await appendAndWait();
           // Process F: opens the same cache, one miss, folds the journal into the file, exits.
           folder = await runChild("fold-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss });
           inoAfter = sizeOf(path) > 0 ? fs.statSync(path).ino : inoBefore;
+          if (variant === "idle-fold-first") await appendAndWait();
           send("go");
         })();
       },
     },
   );
   removeDir(dir);
-  const label = variant === "mid-fold" ? "3a. refresh after another's fold (P: a miss during it, one after, hits)" : "3b. refresh after another's fold, P idle before (P: a miss after, hits)";
-  const journalText = `journal ${formatBytes(journalBytes)} (${formatCount(journalLines)} set lines, ${variant === "mid-fold" ? "read by P at open" : `appended by another process after P opened, P making no call for ${seconds(REFRESH_FOLLOW_MS)}`})`;
+  const label = REFRESH_LABELS[variant];
+  const appended = variant === "idle" ? "appended by another process after P opened" : "appended by another process to the journal F's fold started";
+  const journalText = `journal ${formatBytes(journalBytes)} (${formatCount(journalLines)} set lines, ${variant === "mid-fold" ? "read by P at open" : `${appended}, P making no call for ${seconds(REFRESH_FOLLOW_MS)}`})`;
   const cfg = `${big.config} + ${journalText}; refreshInterval 1000 ms (default); hits of random keys, 20 per ms, ${seconds(settings.hitMs)} ${variant === "mid-fold" ? "before and " : ""}after`;
   const problem = failure(reader) ?? (folder === undefined ? "the folding process did not run" : failure(folder));
-  const targetName = `stall in P ${variant === "mid-fold" ? "during and after another process's fold" : "after another process's fold, having made no call before it"} (${formatBytes(big.bytes)})`;
+  const targetName = `stall in P ${variant === "mid-fold" ? "during and after another process's fold" : variant === "idle" ? "after another process's fold, having made no call before it" : "idle through another process's fold and the appends after it"} (${formatBytes(big.bytes)})`;
   if (problem !== undefined || reader.result === undefined) {
     return { rows: [[label, cfg, `failed: ${problem ?? "no result"}`, "", ""]], targets: [stallTarget(targetName, Number.NaN)], notes: [] };
   }
@@ -352,7 +373,7 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: "
   const before = r.before as Json | undefined;
   const after = r.after as Json;
   const midFold = r.midFold as Json | undefined;
-  const midFoldText = variant === "idle" ? "" : midFold === undefined ? "P made no miss during F's fold (not seen under way); " : `P's miss during F's fold ${ms(num(midFold.missMs))} (${String(midFold.status)}); `;
+  const midFoldText = variant !== "mid-fold" ? "" : midFold === undefined ? "P made no miss during F's fold (not seen under way); " : `P's miss during F's fold ${ms(num(midFold.missMs))} (${String(midFold.status)}); `;
   const beforeText = before === undefined ? "" : ` (before ${ms(num(before.slowestHitMs))})`;
   return {
     rows: [
@@ -365,14 +386,7 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: "
       ],
     ],
     targets: [stallTarget(targetName, num(r.afterStallMs), (rewritten ? "" : " (file not rewritten)") + (variant === "mid-fold" && midFold === undefined ? " (no miss during the fold)" : ""))],
-    notes:
-      variant === "mid-fold"
-        ? [
-            "3a. refresh: P opens the cache and its journal and serves hits; F (another process) opens it, makes one miss, folds the journal into the file (`JSONCache.compactAll()`: the file is rewritten, leaving a trail of the journal's end) and exits; P makes one miss while F's fold is under way (seen by its lock and the sealed journal; that miss reads the rest of the sealed journal), then one after F has exited, and serves hits again; stall = longest in P from F's start to the end of the hits and a final flush",
-          ]
-        : [
-            "3b. refresh, P idle: P opens the cache, collects garbage (the collections its open left due, outside the window) and makes no call; the parent appends journal lines (as another process's misses would) and waits; then F folds as in 3a; then P makes one miss and serves hits; stall = longest in P from the appends to the end of the hits and a final flush (P reads the appends in the background meanwhile)",
-          ],
+    notes: [REFRESH_NOTES[variant]],
   };
 }
 
@@ -622,6 +636,7 @@ export async function measureScale(settings: ScaleSettings, progress: (text: str
     add(await timed("2. fold", () => scenarioFold(settings)));
     add(await timed("3a. refresh after another's fold", () => scenarioRefresh(big, settings, "mid-fold")));
     add(await timed("3b. refresh after another's fold, P idle", () => scenarioRefresh(big, settings, "idle")));
+    add(await timed("3c. P idle through another's fold", () => scenarioRefresh(big, settings, "idle-fold-first")));
   } finally {
     removeDir(bigDir);
   }

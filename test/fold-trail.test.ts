@@ -131,6 +131,28 @@ describe("the trail of a fold", () => {
     expect(follower.get("old(){}")).toBeDefined(); // the trail was followed: the new file was not read whole
   });
 
+  it("a process that makes no call through two folds follows both trails: the first in the background, with the journal after it", async () => {
+    const { folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true); // old(){} and new(){}
+    await until(() => follower.get("new(){}") !== undefined, "the follower to read the journal in the background", 10_000);
+    expect(await folder.compact()).toBe(true); // the first fold, without old(){} (expired)
+    // Appended after the first fold, to the journal that fold started: the follower still makes no call.
+    folder.set("old2(){}", loadedEntry("stale", Date.now() - 2 * DAY, false, undefined));
+    folder.set("later(){}", loadedEntry("l", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true);
+    // In the background it follows the first fold's trail to the new file, then reads that file's journal.
+    // (Without it, nothing but a look would read "later", and that look would read the new file whole.)
+    await until(() => follower.get("later(){}") !== undefined, "the follower to follow the fold in the background", 10_000);
+    expect(follower.get("old(){}")).toBeUndefined(); // the folder's removal of what its fold pruned reached it too
+    folder.noteTtl("old2", DAY);
+    expect(await folder.compact()).toBe(true); // the second fold, without old2(){}
+    follower.refreshNow();
+    // The second trail leads from the file of the first fold, which the follower took on in the background.
+    expect(follower.get("old2(){}")).toBeDefined();
+    expect(follower.get("later(){}")).toBeDefined();
+    expect(follower.get("fill(5999,){}")).toBeDefined();
+  });
+
   it("the trail of a large file keeps an eighth of its size: a reader 2.3 MB behind a 20 MB file's fold follows it", async () => {
     const path = join(tempDir(), "eighth.json");
     bigFile(path, 80_000);

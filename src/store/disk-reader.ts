@@ -22,7 +22,7 @@ import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { journalIdentity, readJournalLines } from "./journal-file.js";
-import { readTrailHeader, trailPath } from "./fold-trail.js";
+import { readTrailHeader, trailPath, type TrailHeader } from "./fold-trail.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
 import { describe, isSettled, setAside } from "./quarantine.js";
@@ -51,6 +51,8 @@ export class DiskReader {
   /** The file at the path was written by this library (not rewritten in place by another program). */
   #fileIsOurs = true;
   #replaced: ReplacedFile | undefined;
+  /** Applies one journal line. */
+  readonly #onLine: (line: string) => void;
 
   constructor(
     readonly path: string,
@@ -62,6 +64,7 @@ export class DiskReader {
   ) {
     this.lockPath = `${path}.lock`;
     const onLine = (line: string, onDisk: Set<string> | undefined) => this.#applyOp(parseJournalLine(line), onDisk);
+    this.#onLine = (line) => onLine(line, undefined);
     this.#sealed = new SealedJournals(journalPath, onLine);
     this.#live = new LiveJournal(journalPath, this.#sealed, onLine);
   }
@@ -310,29 +313,68 @@ export class DiskReader {
    * lead from what this process read to the file there now (then the file is read whole).
    */
   #followTrail(): boolean {
-    if (this.#known === "" || this.#known === "none") return false;
-    const trail = readTrailHeader(this.journalPath);
+    const trail = this.#trailToFollow();
     if (trail === undefined) return false;
-    const { header, base } = trail;
-    if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return false;
-    const offset = this.#live.offsetIn(header.journal) ?? this.#sealed.offsetIn(header.journal) ?? 0;
-    if (offset < header.start) return false;
-    if (offset < header.bytes) {
-      readJournalLines(trailPath(this.journalPath), base + offset - header.start, (line) => this.#applyOp(parseJournalLine(line), undefined));
+    if (trail.at < trail.end) {
+      readJournalLines(trailPath(this.journalPath), trail.at, this.#onLine);
       // Replaced meanwhile by another fold's trail? Then what was read may not lead to this file.
-      if (readTrailHeader(this.journalPath)?.header.to !== header.to) return false;
+      if (readTrailHeader(this.journalPath)?.header.to !== trail.header.to) return false;
     }
-    this.#known = header.to;
-    this.fileBytes = header.fileBytes;
-    this.#fileIsOurs = true;
-    this.#live.forget();
+    this.#adoptTrail(trail.header);
     this.#live.apply(undefined);
     return true;
   }
 
+  /**
+   * The same in the background (`catchUp`): the trail read in slices, the event loop running after
+   * each; the new journal is then read in slices too. False, having changed nothing but entries a
+   * later read would also give, when the trail does not lead there or changed meanwhile (the next look
+   * decides).
+   */
+  async #followTrailInSlices(): Promise<boolean> {
+    const path = trailPath(this.journalPath);
+    const identity = journalIdentity(path).identity; // each slice reads only from that very trail
+    const trail = this.#trailToFollow();
+    if (trail === undefined) return false;
+    for (let at = trail.at; at < trail.end; ) {
+      const next = readJournalLines(path, at, this.#onLine, CATCH_UP_SLICE_BYTES, identity);
+      if (next === at) return false; // another fold's trail there now, or a line longer than a slice
+      at = next;
+      await nextTurn();
+      if (this.#known !== trail.header.from) return false; // a look took this process on meanwhile
+    }
+    if (readTrailHeader(this.journalPath)?.header.to !== trail.header.to || fileIdentity(this.path) !== trail.header.to) return false;
+    this.#adoptTrail(trail.header);
+    return true;
+  }
+
+  /**
+   * The trail of the last fold, if it leads from the file this process read, through the journal that
+   * fold sealed (read by this process at least up to where the trail starts), to the file there now:
+   * its header, and where in the trail file the lines this process has not read begin and end.
+   */
+  #trailToFollow(): { header: TrailHeader; at: number; end: number } | undefined {
+    if (this.#known === "" || this.#known === "none") return undefined;
+    const trail = readTrailHeader(this.journalPath);
+    if (trail === undefined) return undefined;
+    const { header, base } = trail;
+    if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return undefined;
+    const offset = this.#live.offsetIn(header.journal) ?? this.#sealed.offsetIn(header.journal) ?? 0;
+    if (offset < header.start) return undefined;
+    return { header, at: base + offset - header.start, end: base + header.bytes - header.start };
+  }
+
+  /** The file a followed trail led to is the one this process knows now; its journal is read from its start. */
+  #adoptTrail(header: TrailHeader): void {
+    this.#known = header.to;
+    this.fileBytes = header.fileBytes;
+    this.#fileIsOurs = true;
+    this.#live.forget();
+  }
+
   /** Applies a (sealed) journal's complete lines from `from`; returns the offset after the last one. */
   applyJournalFrom(path: string, from: number): number {
-    return readJournalLines(path, from, (line) => this.#applyOp(parseJournalLine(line), undefined));
+    return readJournalLines(path, from, this.#onLine);
   }
 
   /** The identity of the file as this process last read or wrote it ("" when it must be read). */
@@ -345,14 +387,20 @@ export class DiskReader {
    * in slices of 64 KB with the event loop running after each, as a look reads it (the same offset,
    * moved on by whichever reads first). A process that makes no call for a while so stays near the
    * journal's end, and can follow the trail of a fold (fold-trail.ts) instead of reading the new file
-   * whole, synchronously, on its next call. It never reads the file: nothing is read while a fold is
-   * under way or once the file is another (the next look decides), nor a journal other than the one
-   * read last, unless there was none.
+   * whole, synchronously, on its next call. Once another process has folded, it follows that fold's
+   * trail itself, in slices too, and goes on with the new journal: a process that makes no call through
+   * several folds stays near the end, and its next call reads little. It never reads the file: nothing
+   * is read while a fold is under way, nor once the file is another that the trail does not lead to
+   * (the next look decides), nor a journal other than the one read last, unless there was none.
    */
   async catchUp(): Promise<void> {
     for (;;) {
       if (this.frozen || this.#known === "" || this.#replaced !== undefined) return;
-      if (fs.existsSync(this.lockPath) || !this.unchanged()) return;
+      if (fs.existsSync(this.lockPath)) return;
+      if (!this.unchanged()) {
+        if (!(await this.#followTrailInSlices())) return;
+        continue;
+      }
       const slice = this.#live.readSlice(CATCH_UP_SLICE_BYTES);
       if (slice === "another") return;
       this.#recheckFile = false; // as after a look that found no fold under way
