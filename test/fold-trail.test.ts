@@ -171,6 +171,53 @@ describe("the trail of a fold", () => {
 });
 
 describe("the trail between real processes", () => {
+  it("a process that makes no call while another folds and appends follows the fold in the background, and its next call is a hit", async () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "data/cache"), { recursive: true });
+    const now = Date.now();
+    const seed = function* (): Generator<[string, string]> {
+      for (let i = 0; i < 1_500; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
+    };
+    writeFileSync(join(cwd, "data/cache/calc.json"), serializeCacheFile("calc", seed(), [], now));
+    // The idle process: no cached call, only a look at what it holds (no read), until the last entry the other saved is there.
+    const idle = startFile(
+      compileWithPrelude(`
+        const calc = new Calc();
+        mark("opened");
+        const key = ${JSON.stringify(putKey("after-199", 1_000))};
+        const end = Date.now() + 15_000;
+        while (!(key in calc.cacheStatus) && Date.now() < end) await sleep(50);
+        const seen = key in calc.cacheStatus;
+        mark("looked");
+        calc.put("before", 1_000);
+        calc.put("after-199", 1_000);
+        say({ seen, runs });
+      `),
+      { cwd, timeoutMs: 60_000 },
+    );
+    await until(() => existsSync(join(cwd, "opened")), "the idle process to open the cache");
+    // The other stays alive until then: its exit folds again, leaving the next trail in place of this one.
+    const other = await startFile(
+      compileWithPrelude(`
+        const calc = new Calc();
+        calc.put("before", 1_000);
+        if (!(await calc.jsonCacheSave())) throw new Error("save failed");
+        await JSONCache.compactAll(); // the fold: its trail holds "before"
+        for (let k = 0; k < 200; k++) calc.put("after-" + k, 1_000); // appended to the journal the fold started
+        await JSONCache.flushAll();
+        say({ runs });
+        await waitForFile("looked");
+      `),
+      { cwd, timeoutMs: 60_000 },
+    ).done;
+    expect(other.stderr).toBe("");
+    expect(other.lines).toEqual([{ runs: 201 }]);
+    const result = await idle.done;
+    expect(result.stderr).toBe("");
+    // Seen without a call (it followed the fold and read the new journal in the background); both calls were hits.
+    expect(result.lines).toEqual([{ seen: true, runs: 0 }]);
+  }, 90_000);
+
   it("two processes folding a 1.5 MB cache in turn while writing: every saved entry is in the file, and each sees the other's", async () => {
     const cwd = tempDir();
     mkdirSync(join(cwd, "data/cache"), { recursive: true });
