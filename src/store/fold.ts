@@ -6,7 +6,8 @@
  * 3. merge what is on disk (disk-reader.ts): only the journals if the file is as last read, else all;
  * 4. write the whole file to a private temp file and, if the lock is still ours and the file still the
  *    one merged, rename it over the cache file (snapshot-file.ts);
- * 5. remove the sealed journals. A fold that does not get this far puts its sealed journal back.
+ * 5. remove the sealed journals. A fold that does not get this far puts its sealed journal back; what it
+ *    cannot put back (a full disk) it tries again soon (fold-schedule.ts), and its next fold takes in.
  *
  * Sealed journals and temp files of processes that died half-way are looked for once per directory,
  * and again after taking over a dead holder's lock (private-names.ts).
@@ -102,6 +103,33 @@ export class Folder {
   /** Whether this process's fold was under way (so an exit must finish it). */
   get underWay(): boolean {
     return this.#held !== undefined;
+  }
+
+  /**
+   * Whether lines are stranded: a fold of this process that did not complete sealed a journal it could
+   * not put back (a full disk, say). No other process reads them until they are put back or folded in.
+   */
+  get stranded(): boolean {
+    return this.#ownSealed.length > 0;
+  }
+
+  /**
+   * Puts back, under the lock, what a fold that did not complete left sealed, so every process reads
+   * those lines from the journal again. Whether nothing is stranded any more; `false` while the lock is
+   * busy or the put-back fails again. A sealed journal no longer there was taken in by another
+   * process's fold (or its directory was removed): nothing to put back, and nothing is created.
+   */
+  putBack(): boolean {
+    this.#ownSealed = this.#ownSealed.filter((sealed) => fs.existsSync(sealed));
+    if (this.#ownSealed.length === 0) return true;
+    const held = this.#lock(() => tryLock(this.context.lockPath, this.context.mode()));
+    if (held === undefined) return false;
+    try {
+      this.#unseal();
+    } finally {
+      held.release();
+    }
+    return this.#ownSealed.length === 0;
   }
 
   async #under(held: HeldLock, abandoned: boolean, write: (chunks: Iterable<string>) => Promise<WrittenFile>): Promise<boolean> {
@@ -206,6 +234,7 @@ export class Folder {
    */
   #unseal(): void {
     this.#ownSealed = this.#ownSealed.filter((sealed) => {
+      if (!fs.existsSync(sealed)) return false; // taken in by another process's fold
       try {
         unsealJournal(sealed, this.context.journalPath, this.context.mode());
         return false;

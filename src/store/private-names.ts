@@ -4,7 +4,10 @@
  * written through); the pid lets a later process remove what a killed one left behind.
  *
  * A cache directory is scanned for leftovers once per process (a directory of ten thousand caches is
- * not listed ten thousand times), and again after a dead process's lock was taken over.
+ * not listed ten thousand times), again after a dead process's lock was taken over, and again by a
+ * fold once the last scan is a minute old: a process that died after a fold that could neither
+ * complete nor put back its sealed journal (a full disk) held no lock anyone takes over, and a
+ * long-running process would otherwise never fold in the lines it left.
  */
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -18,22 +21,24 @@ export function privateName(base: string, kind: PrivateKind): string {
 
 const PRIVATE = /^(.*)\.(\d+)-[0-9a-f]{16}\.(tmp|new|stale|sealed)$/;
 
-/** Sealed journals found by the last scan of each directory, by the journal they were sealed from. */
-const scanned = new Map<string, Map<string, string[]>>();
+/** Sealed journals found by the last scan of each directory, by the journal they were sealed from, and when it was made. */
+const scanned = new Map<string, { at: number; sealed: Map<string, string[]> }>();
+/** A scan older than this is made again. */
+export const RESCAN_AFTER_MS = 60_000;
 
 /**
  * The journals that a fold of a dead process sealed and never folded, for `journalPath`, oldest first;
  * removes the temporary files of dead processes on the way. Lists the directory at most once per process
  * unless `rescan` (after a takeover). Sealed journals hold data: they are folded in, never removed here.
  */
-export function leftovers(journalPath: string, isAlive: (pid: number) => boolean, rescan: boolean): string[] {
+export function leftovers(journalPath: string, isAlive: (pid: number) => boolean, rescan: boolean, now = Date.now()): string[] {
   const directory = dirname(journalPath);
-  let sealed = rescan ? undefined : scanned.get(directory);
-  if (sealed === undefined) {
-    sealed = scanDirectory(directory, isAlive);
-    scanned.set(directory, sealed);
+  let scan = rescan ? undefined : scanned.get(directory);
+  if (scan === undefined || now - scan.at >= RESCAN_AFTER_MS) {
+    scan = { at: now, sealed: scanDirectory(directory, isAlive) };
+    scanned.set(directory, scan);
   }
-  return sealed.get(basename(journalPath)) ?? [];
+  return scan.sealed.get(basename(journalPath)) ?? [];
 }
 
 /**
@@ -57,7 +62,7 @@ export function sealedJournalsNow(journalPath: string): string[] {
 
 /** The leftovers of `journalPath` were folded in and removed. */
 export function forgetLeftovers(journalPath: string): void {
-  scanned.get(dirname(journalPath))?.delete(basename(journalPath));
+  scanned.get(dirname(journalPath))?.sealed.delete(basename(journalPath));
 }
 
 function scanDirectory(directory: string, isAlive: (pid: number) => boolean): Map<string, string[]> {

@@ -110,6 +110,8 @@ export class StoreWriter {
       compact: () => this.compact(),
       failed: (error) => this.#writeFailed(error),
       changed: () => this.#noteBackground(),
+      stranded: () => this.#folder.stranded,
+      putBack: () => this.#folder.putBack(),
     });
     this.#scheduler = new WriteScheduler(
       {
@@ -290,7 +292,7 @@ export class StoreWriter {
     if (this.#table.changed && !(await this.flush())) return false;
     await this.#folds.running;
     if (this.#reader.frozen) return false;
-    if (journalSize(this.#context.journalPath) === 0 && this.#reader.unchanged()) return true;
+    if (journalSize(this.#context.journalPath) === 0 && this.#reader.unchanged() && !this.#folder.stranded) return true;
     return this.#folds.run(() => inWriteSlot(() => this.#folder.fold()));
   }
 
