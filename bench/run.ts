@@ -157,10 +157,12 @@ async function main(): Promise<void> {
   });
 
   const targets: Target[] = [];
+  // Hits stay within 1.5× a bare Map memo, coherence between processes included (the write path's issue).
+  const HIT_GOAL = 1.5;
   const syncRatio = oursSync / (sync.ns.get(BASELINE) as number);
-  targets.push({ name: "sync hit vs baseline", goal: "≤ 2× baseline", measured: formatRatio(syncRatio), pass: syncRatio <= 2 });
+  targets.push({ name: "sync hit vs baseline", goal: `≤ ${HIT_GOAL}× baseline`, measured: formatRatio(syncRatio), pass: syncRatio <= HIT_GOAL });
   const asyncRatio = oursAsync / (asyncHits.ns.get(asyncBaseline) as number);
-  targets.push({ name: "async hit vs async baseline", goal: "≤ 2× baseline", measured: formatRatio(asyncRatio), pass: asyncRatio <= 2 });
+  targets.push({ name: "async hit vs async baseline", goal: `≤ ${HIT_GOAL}× baseline`, measured: formatRatio(asyncRatio), pass: asyncRatio <= HIT_GOAL });
   const bentoRatio = (asyncHits.ns.get(BENTO) as number) / oursAsync;
   targets.push({ name: "async hit vs bentocache getOrSet", goal: "≥ 10× faster", measured: `${formatRatio(bentoRatio)} faster`, pass: bentoRatio >= 10 });
   const sizes = settings.missSizes;

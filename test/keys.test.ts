@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { callKey, functionOfKey, pythonOrderCallKey } from "../src/keys/call-key.js";
-import { isPythonNonPrintable, pythonRepr, pythonStringRepr } from "../src/keys/python-repr.js";
+import { CACHE_IDENTITY, isPythonNonPrintable, pythonRepr, pythonStringRepr } from "../src/keys/python-repr.js";
 import { Cached, JSONCache, UncacheableArgumentError } from "../src/index.js";
 import { runProgram, tempDir } from "./helpers.js";
 
@@ -18,6 +18,20 @@ const key = (...args: unknown[]) => callKey("f", args);
 const sha1 = (text: string) => createHash("sha1").update(text, "utf8").digest("hex");
 
 describe("keys have the form the Python cacherator writes (python-behaviour.md §4.1)", () => {
+  it("a key stays whole when rendering an argument makes another key (an identity method calling a cached method)", () => {
+    class Handle {
+      [CACHE_IDENTITY](): string {
+        return callKey("inner", [7]);
+      }
+    }
+    const inner = new Handle();
+    const outer = callKey("outer", [inner]);
+    expect(outer.startsWith("outer(")).toBe(true);
+    expect(outer.endsWith(",){}")).toBe(true);
+    expect(outer).toContain("inner(7,){}");
+    expect(callKey("outer", [inner, 1])).toMatch(/^outer\(.*inner\(7,\)\{\}.*, 1\)\{\}$/);
+  });
+
   it("renders no arguments, one argument and several arguments as a Python tuple", () => {
     expect(key()).toBe("f(){}");
     expect(key("foo")).toBe("f('foo',){}");
