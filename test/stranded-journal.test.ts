@@ -9,7 +9,7 @@
  * enough that appending the sealed lines to it passes the limit too.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
@@ -18,7 +18,7 @@ import { setLine } from "../src/store/journal.js";
 import { LocalFileStore } from "../src/store/local-file-store.js";
 import { RESCAN_AFTER_MS, leftovers } from "../src/store/private-names.js";
 import { tempDir } from "./helpers.js";
-import { compileWithPrelude, deadPid, putKey, startFile, until, valueFor } from "./shared-store-helpers.js";
+import { compileWithPrelude, deadPid, putKey, sleep, startFile, until, valueFor, type Started } from "./shared-store-helpers.js";
 
 /** The folding process may write files of at most this many KiB. */
 const LIMIT_KIB = 100;
@@ -37,38 +37,44 @@ say({ folded });
 await waitForFile("done"); // alive meanwhile: a put-back tried again later is this process's
 `;
 
+/** A folder process whose fold failed and could not put back its sealed journal; this process shares the cache from before. */
+async function strand(): Promise<{ cwd: string; cacheDir: string; path: string; other: LocalFileStore; folder: Started }> {
+  const cwd = tempDir();
+  const cacheDir = join(cwd, "data/cache");
+  mkdirSync(cacheDir, { recursive: true });
+  const path = join(cacheDir, "calc.json");
+  const now = Date.now();
+  const seed = function* (): Generator<[string, string]> {
+    for (let i = 0; i < 150; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
+  };
+  writeFileSync(path, serializeCacheFile("calc", seed(), [], now)); // 150 KB: past the folder's limit
+  const fifo = join(cwd, "pool");
+  execFileSync("mkfifo", [fifo]);
+  // This process shares the cache from before the fold (it has no reason to list the directory again).
+  const other = new LocalFileStore({ path, dataId: "calc", log: new CacheLog(false), refreshIntervalMs: 0 });
+  other.load();
+
+  const folder = startFile(compileWithPrelude(FOLDER), {
+    cwd,
+    env: { FIFO: fifo, UV_THREADPOOL_SIZE: "1" },
+    prefix: ["bash", "-c", `ulimit -S -f ${LIMIT_KIB}; exec "$0" "$@"`],
+    timeoutMs: 60_000,
+  });
+  await until(() => readdirSync(cacheDir).some((name) => name.endsWith(".sealed")), "the folder to seal its journal");
+  // Another writer starts a journal meanwhile: 95 KB, so the sealed lines cannot be appended to it.
+  let lines = "";
+  for (let k = 0; k < 90; k++) lines += setLine(putKey(`b-${k}`, 1_000), entryText(valueFor(`b-${k}`, 1_000), Date.now(), false));
+  writeFileSync(`${path}.journal`, lines, { flag: "a" });
+  writeFileSync(fifo, "go"); // the pool is free: the fold writes, fails, and cannot put back
+  await folder.line((line) => "folded" in line, "the fold's end");
+  expect(folder.lines).toContainEqual({ folded: false });
+  expect(readdirSync(cacheDir).filter((name) => name.endsWith(".sealed"))).toHaveLength(1);
+  return { cwd, cacheDir, path, other, folder };
+}
+
 describe("lines a failed fold could not put back", () => {
   it("are put back soon by the process that sealed them, so the others read them without it writing again", async () => {
-    const cwd = tempDir();
-    const cacheDir = join(cwd, "data/cache");
-    mkdirSync(cacheDir, { recursive: true });
-    const path = join(cacheDir, "calc.json");
-    const now = Date.now();
-    const seed = function* (): Generator<[string, string]> {
-      for (let i = 0; i < 150; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
-    };
-    writeFileSync(path, serializeCacheFile("calc", seed(), [], now)); // 150 KB: past the folder's limit
-    const fifo = join(cwd, "pool");
-    execFileSync("mkfifo", [fifo]);
-    // This process shares the cache from before the fold (it has no reason to list the directory again).
-    const other = new LocalFileStore({ path, dataId: "calc", log: new CacheLog(false), refreshIntervalMs: 0 });
-    other.load();
-
-    const folder = startFile(compileWithPrelude(FOLDER), {
-      cwd,
-      env: { FIFO: fifo, UV_THREADPOOL_SIZE: "1" },
-      prefix: ["bash", "-c", `ulimit -S -f ${LIMIT_KIB}; exec "$0" "$@"`],
-      timeoutMs: 60_000,
-    });
-    await until(() => readdirSync(cacheDir).some((name) => name.endsWith(".sealed")), "the folder to seal its journal");
-    // Another writer starts a journal meanwhile: 95 KB, so the sealed lines cannot be appended to it.
-    let lines = "";
-    for (let k = 0; k < 90; k++) lines += setLine(putKey(`b-${k}`, 1_000), entryText(valueFor(`b-${k}`, 1_000), Date.now(), false));
-    writeFileSync(`${path}.journal`, lines, { flag: "a" });
-    writeFileSync(fifo, "go"); // the pool is free: the fold writes, fails, and cannot put back
-    await folder.line((line) => "folded" in line, "the fold's end");
-    expect(folder.lines).toContainEqual({ folded: false });
-    expect(readdirSync(cacheDir).filter((name) => name.endsWith(".sealed"))).toHaveLength(1);
+    const { cwd, cacheDir, path, other, folder } = await strand();
     other.refreshNow();
     expect(other.get(putKey("b-89", 1_000))).toBeDefined();
     expect(other.get(putKey("a-29", 1_000))).toBeUndefined(); // stranded in the sealed journal
@@ -90,6 +96,18 @@ describe("lines a failed fold could not put back", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/EFBIG|too large/i); // the failed fold was reported
     expect(existsSync(`${path}.lock`)).toBe(false);
+  }, 60_000);
+
+  it("whose directory was removed meanwhile: the retries create nothing and warn of nothing", async () => {
+    const { cwd, cacheDir, folder } = await strand();
+    const warnedBefore = folder.stderr();
+    rmSync(cacheDir, { recursive: true, force: true }); // the cache thrown away
+    await sleep(2_500); // past the first retry (1 s) and the second (2 s later)
+    expect(existsSync(cacheDir)).toBe(false);
+    writeFileSync(join(cwd, "done"), "");
+    const result = await folder.done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(warnedBefore); // no warning after the failed fold's own
   }, 60_000);
 });
 
