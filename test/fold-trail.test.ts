@@ -170,15 +170,21 @@ describe("the trail of a fold", () => {
   });
 });
 
+/** A directory whose `data/cache/calc.json` holds 1,500 entries of `put("seed-<i>", 1000)`: 1.5 MB, past the size from which folds leave a trail. */
+function seededCalc(): string {
+  const cwd = tempDir();
+  mkdirSync(join(cwd, "data/cache"), { recursive: true });
+  const now = Date.now();
+  const seed = function* (): Generator<[string, string]> {
+    for (let i = 0; i < 1_500; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
+  };
+  writeFileSync(join(cwd, "data/cache/calc.json"), serializeCacheFile("calc", seed(), [], now));
+  return cwd;
+}
+
 describe("the trail between real processes", () => {
   it("a process that makes no call while another folds and appends follows the fold in the background, and its next call is a hit", async () => {
-    const cwd = tempDir();
-    mkdirSync(join(cwd, "data/cache"), { recursive: true });
-    const now = Date.now();
-    const seed = function* (): Generator<[string, string]> {
-      for (let i = 0; i < 1_500; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
-    };
-    writeFileSync(join(cwd, "data/cache/calc.json"), serializeCacheFile("calc", seed(), [], now));
+    const cwd = seededCalc();
     // The idle process: no cached call, only a look at what it holds (no read), until the last entry the other saved is there.
     const idle = startFile(
       compileWithPrelude(`
@@ -219,13 +225,7 @@ describe("the trail between real processes", () => {
   }, 90_000);
 
   it("two processes folding a 1.5 MB cache in turn while writing: every saved entry is in the file, and each sees the other's", async () => {
-    const cwd = tempDir();
-    mkdirSync(join(cwd, "data/cache"), { recursive: true });
-    const now = Date.now();
-    const seed = function* (): Generator<[string, string]> {
-      for (let i = 0; i < 1_500; i++) yield [putKey(`seed-${i}`, 1_000), entryText(valueFor(`seed-${i}`, 1_000), now, false)];
-    };
-    writeFileSync(join(cwd, "data/cache/calc.json"), serializeCacheFile("calc", seed(), [], now));
+    const cwd = seededCalc();
     const writer = (name: string) =>
       compileWithPrelude(`
         const calc = new Calc();
