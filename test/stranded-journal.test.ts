@@ -34,11 +34,19 @@ const { readFile } = await import("node:fs");
 readFile(process.env.FIFO!, () => {});
 const folded = await JSONCache.compactAll();
 say({ folded });
+if (process.env.THEN === "compact") {
+  // Once the other process has folded: a hit past the refresh interval takes on its new file, and the
+  // live journal is empty; the stranded lines are still in no file.
+  await waitForFile("folded-by-other");
+  await sleep(1_100);
+  calc.put("seed-0", 1_000);
+  say({ compacted: await JSONCache.compactAll(), runs });
+}
 await waitForFile("done"); // alive meanwhile: a put-back tried again later is this process's
 `;
 
 /** A folder process whose fold failed and could not put back its sealed journal; this process shares the cache from before. */
-async function strand(): Promise<{ cwd: string; cacheDir: string; path: string; other: LocalFileStore; folder: Started }> {
+async function strand(env: Record<string, string> = {}): Promise<{ cwd: string; cacheDir: string; path: string; other: LocalFileStore; folder: Started }> {
   const cwd = tempDir();
   const cacheDir = join(cwd, "data/cache");
   mkdirSync(cacheDir, { recursive: true });
@@ -56,7 +64,7 @@ async function strand(): Promise<{ cwd: string; cacheDir: string; path: string; 
 
   const folder = startFile(compileWithPrelude(FOLDER), {
     cwd,
-    env: { FIFO: fifo, UV_THREADPOOL_SIZE: "1" },
+    env: { FIFO: fifo, UV_THREADPOOL_SIZE: "1", ...env },
     prefix: ["bash", "-c", `ulimit -S -f ${LIMIT_KIB}; exec "$0" "$@"`],
     timeoutMs: 60_000,
   });
@@ -96,6 +104,17 @@ describe("lines a failed fold could not put back", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/EFBIG|too large/i); // the failed fold was reported
     expect(existsSync(`${path}.lock`)).toBe(false);
+  }, 60_000);
+
+  it("keep compactAll() from answering that the file holds everything", async () => {
+    const { cwd, other, folder } = await strand({ THEN: "compact" });
+    expect(await other.compact()).toBe(true); // the live journal folded away: only the stranded lines are missing
+    writeFileSync(join(cwd, "folded-by-other"), "");
+    const answer = await folder.line((line) => "compacted" in line, "the folder's compactAll()");
+    // Under its file-size limit the file cannot be written: the honest answer is false (not: nothing to fold).
+    expect(answer).toEqual({ compacted: false, runs: 30 });
+    writeFileSync(join(cwd, "done"), "");
+    expect((await folder.done).code).toBe(0);
   }, 60_000);
 
   it("whose directory was removed meanwhile: the retries create nothing and warn of nothing", async () => {
