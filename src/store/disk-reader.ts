@@ -22,7 +22,7 @@ import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { journalIdentity, readJournalLines } from "./journal-file.js";
-import { readTrailHeader, trailPath, type TrailHeader } from "./fold-trail.js";
+import { readTrailStep, readTrailStepInSlices, trailToFollow, type TrailHeader, type TrailStep } from "./fold-trail.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
 import { describe, isSettled, setAside } from "./quarantine.js";
@@ -313,14 +313,9 @@ export class DiskReader {
    * lead from what this process read to the file there now (then the file is read whole).
    */
   #followTrail(): boolean {
-    const trail = this.#trailToFollow();
-    if (trail === undefined) return false;
-    if (trail.at < trail.end) {
-      readJournalLines(trailPath(this.journalPath), trail.at, this.#onLine);
-      // Replaced meanwhile by another fold's trail? Then what was read may not lead to this file.
-      if (readTrailHeader(this.journalPath)?.header.to !== trail.header.to) return false;
-    }
-    this.#adoptTrail(trail.header);
+    const step = this.#trailStep();
+    if (step === undefined || !readTrailStep(this.journalPath, step, this.#onLine)) return false;
+    this.#adoptTrail(step.header);
     this.#live.apply(undefined);
     return true;
   }
@@ -328,40 +323,22 @@ export class DiskReader {
   /**
    * The same in the background (`catchUp`): the trail read in slices, the event loop running after
    * each; the new journal is then read in slices too. False, having changed nothing but entries a
-   * later read would also give, when the trail does not lead there or changed meanwhile (the next look
-   * decides).
+   * later read would also give, when the trail does not lead there or changed meanwhile, or a look took
+   * this process on meanwhile (the next look decides).
    */
   async #followTrailInSlices(): Promise<boolean> {
-    const path = trailPath(this.journalPath);
-    const identity = journalIdentity(path).identity; // each slice reads only from that very trail
-    const trail = this.#trailToFollow();
-    if (trail === undefined) return false;
-    for (let at = trail.at; at < trail.end; ) {
-      const next = readJournalLines(path, at, this.#onLine, CATCH_UP_SLICE_BYTES, identity);
-      if (next === at) return false; // another fold's trail there now, or a line longer than a slice
-      at = next;
-      await nextTurn();
-      if (this.#known !== trail.header.from) return false; // a look took this process on meanwhile
-    }
-    if (readTrailHeader(this.journalPath)?.header.to !== trail.header.to || fileIdentity(this.path) !== trail.header.to) return false;
-    this.#adoptTrail(trail.header);
+    const step = this.#trailStep();
+    if (step === undefined) return false;
+    const { from, to } = step.header;
+    if (!(await readTrailStepInSlices(this.journalPath, step, this.#onLine, CATCH_UP_SLICE_BYTES, () => this.#known === from))) return false;
+    if (fileIdentity(this.path) !== to) return false;
+    this.#adoptTrail(step.header);
     return true;
   }
 
-  /**
-   * The trail of the last fold, if it leads from the file this process read, through the journal that
-   * fold sealed (read by this process at least up to where the trail starts), to the file there now:
-   * its header, and where in the trail file the lines this process has not read begin and end.
-   */
-  #trailToFollow(): { header: TrailHeader; at: number; end: number } | undefined {
-    if (this.#known === "" || this.#known === "none") return undefined;
-    const trail = readTrailHeader(this.journalPath);
-    if (trail === undefined) return undefined;
-    const { header, base } = trail;
-    if (header.from !== this.#known || fileIdentity(this.path) !== header.to) return undefined;
-    const offset = this.#live.offsetIn(header.journal) ?? this.#sealed.offsetIn(header.journal) ?? 0;
-    if (offset < header.start) return undefined;
-    return { header, at: base + offset - header.start, end: base + header.bytes - header.start };
+  /** The last fold's trail, if it leads from what this process read to the file there now. */
+  #trailStep(): TrailStep | undefined {
+    return trailToFollow(this.journalPath, this.#known, () => fileIdentity(this.path), (journal) => this.#live.offsetIn(journal) ?? this.#sealed.offsetIn(journal));
   }
 
   /** The file a followed trail led to is the one this process knows now; its journal is read from its start. */

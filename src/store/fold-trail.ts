@@ -19,6 +19,8 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { journalIdentity, readJournalLines } from "./journal-file.js";
+import { nextTurn } from "./next-turn.js";
 import { privateName } from "./private-names.js";
 
 /** Folds of files smaller than this leave no trail. */
@@ -157,4 +159,56 @@ export function readTrailHeader(journalPath: string): { header: TrailHeader; bas
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+// --- Following a trail (disk-reader.ts) -------------------------------------------------------------
+
+/** What a process reads of the last fold's trail: the lines it has not read, from `at` to `end` of the trail file. */
+export interface TrailStep {
+  header: TrailHeader;
+  at: number;
+  end: number;
+  /** The trail file's identity, taken before its header was read. */
+  identity: string;
+}
+
+/**
+ * The last fold's trail, if it leads from the file this process read (`known`), through the journal that
+ * fold sealed (read by this process at least up to where the trail starts: `offsetIn`), to the file at
+ * the path now (`fileNow`); `undefined` otherwise (then the file is read whole).
+ */
+export function trailToFollow(journalPath: string, known: string, fileNow: () => string, offsetIn: (journal: string) => number | undefined): TrailStep | undefined {
+  if (known === "" || known === "none") return undefined;
+  const identity = journalIdentity(trailPath(journalPath)).identity;
+  const trail = readTrailHeader(journalPath);
+  if (trail === undefined) return undefined;
+  const { header, base } = trail;
+  if (header.from !== known || fileNow() !== header.to) return undefined;
+  const offset = offsetIn(header.journal) ?? 0;
+  if (offset < header.start) return undefined;
+  return { header, at: base + offset - header.start, end: base + header.bytes - header.start, identity };
+}
+
+/** Reads the step's lines at once. False when another fold's trail replaced it meanwhile: what was read may not lead to the file. */
+export function readTrailStep(journalPath: string, step: TrailStep, onLine: (line: string) => void): boolean {
+  if (step.at >= step.end) return true;
+  readJournalLines(trailPath(journalPath), step.at, onLine);
+  return readTrailHeader(journalPath)?.header.to === step.header.to;
+}
+
+/**
+ * Reads the step's lines in slices of `sliceBytes`, the event loop running after each; each slice reads
+ * only from the trail file the step was found in. False when that trail was replaced, a line is longer
+ * than a slice, or `still()`, asked after each turn, says the step no longer applies.
+ */
+export async function readTrailStepInSlices(journalPath: string, step: TrailStep, onLine: (line: string) => void, sliceBytes: number, still: () => boolean): Promise<boolean> {
+  const path = trailPath(journalPath);
+  for (let at = step.at; at < step.end; ) {
+    const next = readJournalLines(path, at, onLine, sliceBytes, step.identity);
+    if (next === at) return false;
+    at = next;
+    await nextTurn();
+    if (!still()) return false;
+  }
+  return readTrailHeader(journalPath)?.header.to === step.header.to;
 }
