@@ -76,6 +76,8 @@ async function strand(env: Record<string, string> = {}): Promise<{ cwd: string; 
   writeFileSync(fifo, "go"); // the pool is free: the fold writes, fails, and cannot put back
   await folder.line((line) => "folded" in line, "the fold's end");
   expect(folder.lines).toContainEqual({ folded: false });
+  // Its warning comes on the other pipe: waited for, so that what the process says later stands apart.
+  await until(() => /EFBIG|too large/i.test(folder.stderr()), "the failed fold's warning");
   expect(readdirSync(cacheDir).filter((name) => name.endsWith(".sealed"))).toHaveLength(1);
   return { cwd, cacheDir, path, other, folder };
 }
@@ -121,7 +123,7 @@ describe("lines a failed fold could not put back", () => {
     const { cwd, cacheDir, folder } = await strand();
     const warnedBefore = folder.stderr();
     rmSync(cacheDir, { recursive: true, force: true }); // the cache thrown away
-    await sleep(2_500); // past the first retry (1 s) and the second (2 s later)
+    await sleep(3_500); // past the first two retries (1 s, then 2 s later)
     expect(existsSync(cacheDir)).toBe(false);
     writeFileSync(join(cwd, "done"), "");
     const result = await folder.done;
