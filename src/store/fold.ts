@@ -230,16 +230,16 @@ export class Folder {
 
   /**
    * A fold that did not complete puts back what it sealed, so every process goes on reading those lines
-   * from the journal; what cannot be put back now is folded by this process's next fold.
+   * from the journal; what cannot be put back now is tried again (`putBack`) and folded by this
+   * process's next fold. One that is no longer there was taken in by another process's fold.
    */
   #unseal(): void {
     this.#ownSealed = this.#ownSealed.filter((sealed) => {
-      if (!fs.existsSync(sealed)) return false; // taken in by another process's fold
       try {
         unsealJournal(sealed, this.context.journalPath, this.context.mode());
         return false;
       } catch {
-        return true;
+        return fs.existsSync(sealed);
       }
     });
     this.context.reader.forgetJournal(); // its lines are read again, harmlessly

@@ -27,9 +27,11 @@ const scanned = new Map<string, { at: number; sealed: Map<string, string[]> }>()
 export const RESCAN_AFTER_MS = 60_000;
 
 /**
- * The journals that a fold of a dead process sealed and never folded, for `journalPath`, oldest first;
- * removes the temporary files of dead processes on the way. Lists the directory at most once per process
- * unless `rescan` (after a takeover). Sealed journals hold data: they are folded in, never removed here.
+ * The journals sealed from `journalPath` and not folded in, oldest first, as the directory's last listing
+ * found them: a fold under way when it was listed may have removed its own since, the others are what
+ * folds that died or failed left behind. Removes the temporary files of dead processes on the way.
+ * Lists the directory again when `rescan` (after a takeover) or when the last listing is
+ * `RESCAN_AFTER_MS` old. Sealed journals hold data: they are folded in, never removed here.
  */
 export function leftovers(journalPath: string, isAlive: (pid: number) => boolean, rescan: boolean, now = Date.now()): string[] {
   const directory = dirname(journalPath);
