@@ -18,6 +18,8 @@ import { cachePath, describeShape, keyOf, persisted, sizeOf, writeCacheFileStrea
 
 /** Scenario 3b: how long P, making no call, has to read another process's appends before F folds. */
 const REFRESH_FOLLOW_MS = 4000;
+/** Entries of scenario 3d's cache: about 8 MB, a size every writer's exit folds. */
+const FEW_MB_ENTRIES = 40_000;
 import { freshDir, removeDir } from "./temp.js";
 import { median } from "./timing.js";
 
@@ -306,14 +308,17 @@ async function scenarioFold(settings: ScaleSettings): Promise<Scenario> {
  * serves hits, and makes a miss while F's fold is under way. "idle": P makes no call at all while
  * another process appends as much to the journal and F folds; P reads it in the background.
  * "idle-fold-first": P makes no call while F folds and then another process appends as much to the
- * journal F's fold started; P follows the fold and reads that journal in the background.
+ * journal F's fold started; P follows the fold and reads that journal in the background. "two-folds":
+ * a cache of a few MB (folded at every writer's exit), P idle while F folds twice within a moment (a
+ * compaction, then its exit's fold); P follows both along the chained trail.
  */
-type RefreshVariant = "mid-fold" | "idle" | "idle-fold-first";
+type RefreshVariant = "mid-fold" | "idle" | "idle-fold-first" | "two-folds";
 
 const REFRESH_LABELS: Record<RefreshVariant, string> = {
   "mid-fold": "3a. refresh after another's fold (P: a miss during it, one after, hits)",
   idle: "3b. refresh after another's fold, P idle before (P: a miss after, hits)",
   "idle-fold-first": "3c. P idle through another's fold and the appends after it (P: a miss after, hits)",
+  "two-folds": "3d. P idle through two quick folds by another process (P: a miss after, hits)",
 };
 
 const REFRESH_NOTES: Record<RefreshVariant, string> = {
@@ -322,6 +327,8 @@ const REFRESH_NOTES: Record<RefreshVariant, string> = {
   idle: "3b. refresh, P idle: P opens the cache, collects garbage (the collections its open left due, outside the window) and makes no call; the parent appends journal lines (as another process's misses would) and waits; then F folds as in 3a; then P makes one miss and serves hits; stall = longest in P from the appends to the end of the hits and a final flush (P reads the appends in the background meanwhile)",
   "idle-fold-first":
     "3c. P idle through a fold: as 3b, but F folds first and the parent then appends the journal lines to the journal F's fold started, and waits; then P makes one miss and serves hits; stall = longest in P from F's start to the end of the hits and a final flush (P follows the fold's trail and reads the new journal in the background meanwhile; without that, its miss would read the whole new journal)",
+  "two-folds":
+    "3d. P idle through two quick folds: a cache of a few MB (every writer's exit folds one of that size); P opens it and makes no call; F opens it, makes one miss, `JSONCache.compactAll()`, one more miss, and exits (its exit folds again, within a second of the first fold); the parent waits; then P makes one miss and serves hits; stall = longest in P from F's start to the end of the hits and a final flush (P follows both folds along the chained trail, in the background; with only the last fold's trail it would read the file whole)",
 };
 
 async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: RefreshVariant): Promise<Scenario> {
@@ -350,9 +357,10 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: R
           };
           if (variant === "idle") await appendAndWait();
           // Process F: opens the same cache, one miss, folds the journal into the file, exits.
-          folder = await runChild("fold-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss });
+          folder = await runChild("fold-one", { dir, dataId: DATA_ID, shape: "row", missAt: otherMiss, ...(variant === "two-folds" ? { thenMissAt: otherMiss + 1 } : {}) });
           inoAfter = sizeOf(path) > 0 ? fs.statSync(path).ino : inoBefore;
           if (variant === "idle-fold-first") await appendAndWait();
+          if (variant === "two-folds") await new Promise((resolve) => setTimeout(resolve, REFRESH_FOLLOW_MS));
           send("go");
         })();
       },
@@ -361,10 +369,19 @@ async function scenarioRefresh(big: BigFile, settings: ScaleSettings, variant: R
   removeDir(dir);
   const label = REFRESH_LABELS[variant];
   const appended = variant === "idle" ? "appended by another process after P opened" : "appended by another process to the journal F's fold started";
-  const journalText = `journal ${formatBytes(journalBytes)} (${formatCount(journalLines)} set lines, ${variant === "mid-fold" ? "read by P at open" : `${appended}, P making no call for ${seconds(REFRESH_FOLLOW_MS)}`})`;
+  const journalText =
+    variant === "two-folds"
+      ? `no journal; F folds twice, P making no call for ${seconds(REFRESH_FOLLOW_MS)} after`
+      : `journal ${formatBytes(journalBytes)} (${formatCount(journalLines)} set lines, ${variant === "mid-fold" ? "read by P at open" : `${appended}, P making no call for ${seconds(REFRESH_FOLLOW_MS)}`})`;
   const cfg = `${big.config} + ${journalText}; refreshInterval 1000 ms (default); hits of random keys, 20 per ms, ${seconds(settings.hitMs)} ${variant === "mid-fold" ? "before and " : ""}after`;
   const problem = failure(reader) ?? (folder === undefined ? "the folding process did not run" : failure(folder));
-  const targetName = `stall in P ${variant === "mid-fold" ? "during and after another process's fold" : variant === "idle" ? "after another process's fold, having made no call before it" : "idle through another process's fold and the appends after it"} (${formatBytes(big.bytes)})`;
+  const situation: Record<RefreshVariant, string> = {
+    "mid-fold": "during and after another process's fold",
+    idle: "after another process's fold, having made no call before it",
+    "idle-fold-first": "idle through another process's fold and the appends after it",
+    "two-folds": "idle through two quick folds by another process",
+  };
+  const targetName = `stall in P ${situation[variant]} (${formatBytes(big.bytes)})`;
   if (problem !== undefined || reader.result === undefined) {
     return { rows: [[label, cfg, `failed: ${problem ?? "no result"}`, "", ""]], targets: [stallTarget(targetName, Number.NaN)], notes: [] };
   }
@@ -637,6 +654,9 @@ export async function measureScale(settings: ScaleSettings, progress: (text: str
     add(await timed("3a. refresh after another's fold", () => scenarioRefresh(big, settings, "mid-fold")));
     add(await timed("3b. refresh after another's fold, P idle", () => scenarioRefresh(big, settings, "idle")));
     add(await timed("3c. P idle through another's fold", () => scenarioRefresh(big, settings, "idle-fold-first")));
+    const few = writeCacheFileStreaming(join(bigDir, "few"), DATA_ID, "row", FEW_MB_ENTRIES);
+    const fewMb: BigFile = { path: few.path, bytes: few.bytes, entries: FEW_MB_ENTRIES, config: config(FEW_MB_ENTRIES, few.bytes, "row") };
+    add(await timed("3d. P idle through two quick folds", () => scenarioRefresh(fewMb, settings, "two-folds")));
   } finally {
     removeDir(bigDir);
   }

@@ -7,7 +7,8 @@
  * leaves it out of the new file (compaction prunes expired entries). A process that follows the trail
  * has it (it read the journal line); one that read the new file whole does not.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
@@ -29,6 +30,12 @@ function bigFile(path: string, entries = 6_000): void {
     for (let i = 0; i < entries; i++) yield [`fill(${i},){}`, entryText("x".repeat(200), now, false)];
   };
   writeFileSync(path, serializeCacheFile("trail", lines(), [], now));
+}
+
+/** How many folds the trail beside `path` chains. */
+function trailSteps(path: string): number {
+  const header = JSON.parse(readFileSync(`${path}.journal.folded`, "utf8").split("\n")[0] as string) as { steps: unknown[] };
+  return header.steps.length;
 }
 
 function open(path: string): LocalFileStore {
@@ -83,17 +90,128 @@ describe("the trail of a fold", () => {
     expect(follower.get("old(){}")).toBeUndefined();
   });
 
-  it("a trail that does not lead from what a process read to the file there now is not followed (two folds)", async () => {
-    const { folder, follower } = scenario();
+  it("a process that did not look through two folds follows both, along the chained trail", async () => {
+    const { path, folder, follower } = scenario();
     expect(await folder.flush()).toBe(true);
-    expect(await folder.compact()).toBe(true);
-    // A second fold: its trail starts from the first fold's file, which the follower never read.
+    expect(await folder.compact()).toBe(true); // the first fold, without old(){} (expired)
     folder.set("second(){}", loadedEntry("s", Date.now(), false, undefined));
-    expect(await folder.flush()).toBe(true);
-    expect(await folder.compact()).toBe(true);
+    folder.set("old2(){}", loadedEntry("stale", Date.now() - 2 * DAY, false, undefined));
+    expect(await folder.flush()).toBe(true); // also the removal of old(){}, which the first fold pruned
+    folder.noteTtl("old2", DAY);
+    expect(await folder.compact()).toBe(true); // the second fold, without old2(){}
+    expect(trailSteps(path)).toBe(2);
     follower.refresh();
     expect(follower.get("second(){}")).toBeDefined();
-    expect(follower.get("old(){}")).toBeUndefined(); // read whole
+    expect(follower.get("old2(){}")).toBeDefined(); // from the trail's second step, not from the file
+    expect(follower.get("old(){}")).toBeUndefined(); // the folder's removal, read on the way
+    expect(follower.get("fill(5999,){}")).toBeDefined();
+  });
+
+  it("a chain whose later step does not hold its journal from the start is not followed past it", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    folder.set("kept(){}", loadedEntry("k", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true);
+    folder.set("later(){}", loadedEntry("l", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    // The second step made to start past its journal's first append (kept(){}), and its bytes cut to
+    // match: lines a process arriving from the first step never read. It must not follow past them.
+    const text = readFileSync(`${path}.journal.folded`);
+    const base = text.indexOf(0x0a) + 1;
+    const header = JSON.parse(text.subarray(0, base - 1).toString("utf8")) as { steps: { start: number; bytes: number }[] };
+    expect(header.steps).toHaveLength(2);
+    const [first, second] = header.steps as [{ start: number; bytes: number }, { start: number; bytes: number }];
+    const secondAt = base + first.bytes - first.start;
+    const cut = text.lastIndexOf(0x0a, text.indexOf("later(){}", secondAt)) - secondAt;
+    expect(cut).toBeGreaterThan(0);
+    second.start = cut;
+    writeFileSync(`${path}.journal.folded`, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), text.subarray(base, secondAt), text.subarray(secondAt + cut)]));
+    follower.refresh();
+    expect(follower.get("later(){}")).toBeDefined();
+    expect(follower.get("kept(){}")).toBeDefined(); // read whole
+  });
+
+  it("a chain broken by a fold that left no trail is not followed: the file is read whole", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    rmSync(`${path}.journal.folded`); // as after a fold of a file under 1 MB, or a trail that could not be written
+    folder.set("old2(){}", loadedEntry("stale", Date.now() - 2 * DAY, false, undefined));
+    expect(await folder.flush()).toBe(true);
+    folder.noteTtl("old2", DAY);
+    expect(await folder.compact()).toBe(true);
+    expect(trailSteps(path)).toBe(1); // it starts anew: it does not lead from the file the follower read
+    follower.refresh();
+    expect(follower.get("new(){}")).toBeDefined();
+    expect(follower.get("old2(){}")).toBeUndefined(); // read whole
+  });
+
+  it("a chain is followed only as far as the file at the path, and on from there later", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true); // X1, without old(){}
+    linkSync(path, `${path}.x1`);
+    folder.set("second(){}", loadedEntry("s", Date.now(), false, undefined));
+    expect(await folder.flush()).toBe(true); // also the removal of old(){}
+    expect(await folder.compact()).toBe(true); // X2
+    expect(trailSteps(path)).toBe(2);
+    // X1 at the path again, the very file (a rename keeps its identity): as in the moment between a
+    // fold's trail and its rename.
+    renameSync(path, `${path}.x2`);
+    renameSync(`${path}.x1`, path);
+    follower.refresh();
+    expect(follower.get("old(){}")).toBeDefined(); // the first step's journal, read from the trail: not X1, which lacks it
+    expect(follower.get("second(){}")).toBeUndefined(); // it did not go on to X2
+    renameSync(`${path}.x2`, path);
+    follower.refresh();
+    expect(follower.get("second(){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeUndefined(); // the second step holds the removal
+  });
+
+  it("a fold whose journal is larger than a trail keeps starts the trail anew: only a process that read its journal follows it", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true); // X1
+    const near = open(path); // has read X1
+    near.noteTtl("old2", DAY);
+    near.set("old2(){}", loadedEntry("stale", Date.now() - 2 * DAY, false, undefined));
+    expect(await near.flush()).toBe(true);
+    for (let i = 0; i < 9; i++) {
+      for (let k = 0; k < 10; k++) near.set(`bulk(${i},${k}){}`, loadedEntry("y".repeat(25_000), Date.now(), false, undefined));
+      expect(await near.flush()).toBe(true); // 2.3 MB in all, past the 2 MB a trail of this file keeps
+    }
+    const reader = open(path); // reads X1 and the journal: it is at the journal's end
+    expect(await near.compact()).toBe(true); // X2, without old2(){}
+    expect(trailSteps(path)).toBe(1);
+    follower.refresh(); // two folds behind: the chain does not reach back
+    expect(follower.get("bulk(8,9){}")).toBeDefined();
+    expect(follower.get("old2(){}")).toBeUndefined(); // read whole
+    reader.refresh(); // one fold behind, at the journal's end: it follows
+    expect(reader.get("old2(){}")).toBeDefined();
+  });
+
+  it("a trail chains at most 8 folds: a process further behind reads the file whole, one within them follows", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true); // the first of nine folds: its step is dropped at the ninth
+    const within = open(path); // has read the first fold's file
+    within.noteTtl("probe", DAY);
+    for (let fold = 2; fold <= 9; fold++) {
+      folder.set(`f${fold}(){}`, loadedEntry("v", Date.now(), false, undefined));
+      if (fold === 2) folder.set("probe(){}", loadedEntry("stale", Date.now() - 2 * DAY, false, undefined));
+      expect(await folder.flush()).toBe(true);
+      if (fold === 9) folder.noteTtl("probe", DAY); // only the last fold prunes it
+      expect(await folder.compact()).toBe(true);
+    }
+    expect(trailSteps(path)).toBe(8);
+    follower.refresh(); // nine folds behind
+    expect(follower.get("f9(){}")).toBeDefined();
+    expect(follower.get("probe(){}")).toBeUndefined(); // read whole
+    within.refresh(); // eight folds behind
+    expect(within.get("f9(){}")).toBeDefined();
+    expect(within.get("probe(){}")).toBeDefined(); // followed: read from the trail
   });
 
   it("a process further behind than the trail reaches reads the file whole", async () => {
@@ -222,6 +340,58 @@ describe("the trail between real processes", () => {
     expect(result.stderr).toBe("");
     // Seen without a call (it followed the fold and read the new journal in the background); both calls were hits.
     expect(result.lines).toEqual([{ seen: true, runs: 0 }]);
+  }, 90_000);
+
+  it("a server that did not look while two short-lived writers folded at their exits follows both folds on its next call", async () => {
+    const cwd = seededCalc();
+    const file = join(cwd, "data/cache/calc.json");
+    const server = startFile(
+      compileWithPrelude(`
+        const calc = new Calc();
+        mark("opened");
+        // No turn of the event loop from here on: nothing is read in the background while the others write and fold.
+        const flag = new Int32Array(new SharedArrayBuffer(4));
+        while (!existsSync("go")) Atomics.wait(flag, 0, 0, 20);
+        const before = runs;
+        calc.put("sEEd-7", 1_000);
+        const ranForRenamed = runs - before;
+        calc.put("seed-7", 1_000);
+        for (let k = 0; k < 20; k++) { calc.put("w1-" + k, 1_000); calc.put("w2-" + k, 1_000); }
+        say({ ranForRenamed, runs: runs - before });
+      `),
+      { cwd, timeoutMs: 60_000 },
+    );
+    await until(() => existsSync(join(cwd, "opened")), "the server to open the cache");
+    for (const name of ["w1", "w2"]) {
+      const writer = await startFile(compileWithPrelude(`const calc = new Calc(); for (let k = 0; k < 20; k++) calc.put("${name}-" + k, 1_000); say({ runs });`), { cwd }).done;
+      expect(writer.stderr).toBe("");
+      expect(writer.lines).toEqual([{ runs: 20 }]);
+    }
+    // Each exit folded: the trail chains both folds.
+    const header = JSON.parse(readFileSync(`${file}.journal.folded`, "utf8").split("\n")[0] as string) as { steps: unknown[] };
+    expect(header.steps).toHaveLength(2);
+    // The probe: one entry's key changed in the file in place, the file's identity (inode, size, mtime,
+    // birth time) kept. A process that reads the file whole finds "sEEd-7" and no "seed-7"; one that
+    // follows the trail never reads the file, and holds "seed-7" as it read it at its open.
+    const identity = () => {
+      const stat = statSync(file, { bigint: true });
+      return [stat.ino, stat.size, stat.mtimeNs, stat.birthtimeNs].join(":");
+    };
+    const was = identity();
+    const mtime = statSync(file, { bigint: true }).mtimeNs;
+    const text = readFileSync(file);
+    const at = text.indexOf(JSON.stringify(putKey("seed-7", 1_000)));
+    expect(at).toBeGreaterThan(0);
+    const fd = openSync(file, "r+");
+    writeSync(fd, Buffer.from(JSON.stringify(putKey("sEEd-7", 1_000))), 0, undefined, at);
+    closeSync(fd);
+    execFileSync("touch", ["-m", "-d", `@${mtime / 1_000_000_000n}.${String(mtime % 1_000_000_000n).padStart(9, "0")}`, file]);
+    expect(identity()).toBe(was);
+    writeFileSync(join(cwd, "go"), "");
+    const result = await server.done;
+    expect(result.stderr).toBe("");
+    // It followed both folds: "sEEd-7" is unknown to it (a miss), "seed-7" and every writer's entry are hits.
+    expect(result.lines).toEqual([{ ranForRenamed: 1, runs: 1 }]);
   }, 90_000);
 
   it("two processes folding a 1.5 MB cache in turn while writing: every saved entry is in the file, and each sees the other's", async () => {

@@ -22,7 +22,7 @@ import { parseCacheFile } from "./cache-file-reader.js";
 import { stringifyEncoded } from "../encoded-json.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import { journalIdentity, readJournalLines } from "./journal-file.js";
-import { readTrailStep, readTrailStepInSlices, trailToFollow, type TrailHeader, type TrailStep } from "./fold-trail.js";
+import { readTrailStep, readTrailStepInSlices, trailToFollow, type TrailStep } from "./fold-trail.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
 import { describe, isSettled, setAside } from "./quarantine.js";
@@ -308,14 +308,14 @@ export class DiskReader {
   }
 
   /**
-   * After another process's fold: reads only what this process had not read of the journal it sealed,
-   * from the fold's trail (fold-trail.ts), instead of the whole new file. False when the trail does not
+   * After other processes' folds: reads only what this process had not read of the journals they sealed,
+   * from the folds' trail (fold-trail.ts), instead of the whole new file. False when the trail does not
    * lead from what this process read to the file there now (then the file is read whole).
    */
   #followTrail(): boolean {
     const step = this.#trailStep();
     if (step === undefined || !readTrailStep(this.journalPath, step, this.#onLine)) return false;
-    this.#adoptTrail(step.header);
+    this.#adoptTrail(step);
     this.#live.apply(undefined);
     return true;
   }
@@ -329,22 +329,22 @@ export class DiskReader {
   async #followTrailInSlices(): Promise<boolean> {
     const step = this.#trailStep();
     if (step === undefined) return false;
-    const { from, to } = step.header;
+    const { from, to } = step;
     if (!(await readTrailStepInSlices(this.journalPath, step, this.#onLine, CATCH_UP_SLICE_BYTES, () => this.#known === from))) return false;
     if (fileIdentity(this.path) !== to) return false;
-    this.#adoptTrail(step.header);
+    this.#adoptTrail(step);
     return true;
   }
 
-  /** The last fold's trail, if it leads from what this process read to the file there now. */
+  /** The way along the folds' trail from what this process read to the file there now, if there is one. */
   #trailStep(): TrailStep | undefined {
     return trailToFollow(this.journalPath, this.#known, () => fileIdentity(this.path), (journal) => this.#live.offsetIn(journal) ?? this.#sealed.offsetIn(journal));
   }
 
   /** The file a followed trail led to is the one this process knows now; its journal is read from its start. */
-  #adoptTrail(header: TrailHeader): void {
-    this.#known = header.to;
-    this.fileBytes = header.fileBytes;
+  #adoptTrail(step: TrailStep): void {
+    this.#known = step.to;
+    this.fileBytes = step.fileBytes;
     this.#fileIsOurs = true;
     this.#live.forget();
   }
