@@ -133,6 +133,20 @@ describe("the trail of a fold", () => {
     expect(follower.get("kept(){}")).toBeDefined(); // read whole
   });
 
+  it("a trail of the earlier single-step form (version 1) is followed as a chain of one", async () => {
+    const { path, folder, follower } = scenario();
+    expect(await folder.flush()).toBe(true);
+    expect(await folder.compact()).toBe(true);
+    const text = readFileSync(`${path}.journal.folded`);
+    const base = text.indexOf(0x0a) + 1;
+    const { steps } = JSON.parse(text.subarray(0, base - 1).toString("utf8")) as { steps: Record<string, unknown>[] };
+    expect(steps).toHaveLength(1);
+    writeFileSync(`${path}.journal.folded`, Buffer.concat([Buffer.from(`${JSON.stringify({ cacherator_trail: 1, ...steps[0] })}\n`), text.subarray(base)]));
+    follower.refresh();
+    expect(follower.get("new(){}")).toBeDefined();
+    expect(follower.get("old(){}")).toBeDefined(); // from the trail
+  });
+
   it("a chain broken by a fold that left no trail is not followed: the file is read whole", async () => {
     const { path, folder, follower } = scenario();
     expect(await folder.flush()).toBe(true);
