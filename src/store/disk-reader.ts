@@ -18,14 +18,12 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import type { CacheLog } from "../logger.js";
-import { parseCacheFile } from "./cache-file-reader.js";
-import { stringifyEncoded } from "../encoded-json.js";
-import { parseJournalLine, type JournalOp } from "./journal.js";
+import { DiskMerge } from "./disk-merge.js";
 import { journalIdentity, readJournalLines } from "./journal-file.js";
 import { readTrailStep, readTrailStepInSlices, trailToFollow, type TrailStep } from "./fold-trail.js";
 import { FileTooLargeError, PARTS_FROM_BYTES, checkHeapFor, fileParts } from "./large-file.js";
 import type { MemoryTable } from "./memory-table.js";
-import { describe, isSettled, setAside } from "./quarantine.js";
+import { isSettled, setAside } from "./quarantine.js";
 import { ReplacedFile } from "./replaced-file.js";
 import { statIdentity } from "./snapshot-file.js";
 import { SealedJournals } from "./sealed-journals.js";
@@ -51,6 +49,8 @@ export class DiskReader {
   /** The file at the path was written by this library (not rewritten in place by another program). */
   #fileIsOurs = true;
   #replaced: ReplacedFile | undefined;
+  /** Merges what is read into the memory table. */
+  readonly #merge: DiskMerge;
   /** Applies one journal line. */
   readonly #onLine: (line: string) => void;
 
@@ -63,7 +63,8 @@ export class DiskReader {
     private readonly writeBack: () => void,
   ) {
     this.lockPath = `${path}.lock`;
-    const onLine = (line: string, onDisk: Set<string> | undefined) => this.#applyOp(parseJournalLine(line), onDisk);
+    this.#merge = new DiskMerge(table, log, journalPath);
+    const onLine = (line: string, onDisk: Set<string> | undefined) => this.#merge.line(line, onDisk);
     this.#onLine = (line) => onLine(line, undefined);
     this.#sealed = new SealedJournals(journalPath, onLine);
     this.#live = new LiveJournal(journalPath, this.#sealed, onLine);
@@ -113,7 +114,7 @@ export class DiskReader {
       let sliceEnd = performance.now() + ASYNC_SLICE_MS;
       let sliceParts = 0;
       for (const part of fileParts(this.path, ASYNC_PART_BYTES)) {
-        ours = this.#applyFile(part, this.path, undefined);
+        ours = this.#merge.file(part, this.path, undefined);
         if (++sliceParts < ASYNC_SLICE_PARTS && performance.now() < sliceEnd) continue;
         await nextTurn();
         if (stop()) return;
@@ -223,11 +224,11 @@ export class DiskReader {
         const size = fs.statSync(this.path).size;
         if (size >= PARTS_FROM_BYTES) {
           checkHeapFor(this.path, size);
-          for (const part of fileParts(this.path)) ours = this.#applyFile(part, this.path, tracked ? onDisk : undefined);
+          for (const part of fileParts(this.path)) ours = this.#merge.file(part, this.path, tracked ? onDisk : undefined);
           bytes = size;
         } else {
           text = fs.readFileSync(this.path, "utf8");
-          ours = this.#applyFile(text, this.path, tracked ? onDisk : undefined);
+          ours = this.#merge.file(text, this.path, tracked ? onDisk : undefined);
           bytes = Buffer.byteLength(text);
           text = undefined; // not kept while the journal is read
         }
@@ -277,29 +278,6 @@ export class DiskReader {
   #writeBackWhole(): void {
     this.table.markAllChanged();
     this.writeBack();
-  }
-
-  /** Merges one file's text; returns whether this library wrote it (its marker). Throws if unusable. */
-  #applyFile(text: string, source: string, onDisk: Set<string> | undefined): boolean {
-    const table = this.table;
-    let future = 0;
-    const parsed = parseCacheFile(text, (key, raw, time, async, meta) => {
-      if (fromTheFuture(time)) {
-        future++;
-        return;
-      }
-      onDisk?.add(key);
-      table.adopt(key, raw, time, async, meta);
-    });
-    if (future > 0) {
-      this.log.once("warn", `future:${source}`, `${future} entr${future === 1 ? "y" : "ies"} of ${source} claim a computation time more than a day ahead of this clock and were dropped (they would never expire, and would win every merge).`);
-    }
-    table.adoptClears(parsed.clears);
-    table.adoptVariables(variablesOf(parsed.variables, this.log, source), parsed.variablesTime);
-    if (parsed.skipped > 0) {
-      this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
-    }
-    return parsed.ours;
   }
 
   /** Applies the live journal's complete lines from where this process left off (live-journal.ts). */
@@ -386,25 +364,6 @@ export class DiskReader {
     }
   }
 
-  #applyOp(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
-    if (op === undefined) return;
-    const table = this.table;
-    if (op.kind === "set") {
-      if (fromTheFuture(op.time)) return;
-      onDisk?.add(op.key);
-      table.adopt(op.key, op.raw, op.time, op.async, op.meta);
-    } else if (op.kind === "del") {
-      op.keys.forEach((key, i) => {
-        onDisk?.delete(key);
-        table.adoptRemoval(key, op.upto[i]);
-      });
-    } else if (op.kind === "clear") {
-      table.adoptClears(op.clears);
-    } else {
-      table.adoptVariables(variablesOf(op.variables, this.log, this.journalPath), op.time);
-    }
-  }
-
   // --- What writes tell the reader ------------------------------------------------------------------
 
   /** How much of the live journal this process has applied (before a fold seals it). */
@@ -448,17 +407,12 @@ export class DiskReader {
   /** What another program wrote into the file a fold replaced (replaced-file.ts): merged, and written to the current file. */
   #checkReplaced(replaced: ReplacedFile): void {
     const over = replaced.check((text) => {
-      const keys = new Set<string>();
-      parseCacheFile(text, (key, raw, time, async, meta) => {
-        if (this.table.adopt(key, raw, time, async, meta)) keys.add(key);
-      });
-      if (this.table.markChanged(keys)) this.writeBack();
+      if (this.table.markChanged(this.#merge.newerIn(text))) this.writeBack();
     });
     if (over) this.#replaced = undefined;
   }
 }
 
-const DAY_MS = 86_400_000;
 /** An asynchronous open reads files from this size on in parts (smaller ones take a few ms whole). */
 const ASYNC_PARTS_FROM_BYTES = 1024 * 1024;
 /** Parts of this size take about a millisecond to merge… */
@@ -474,31 +428,10 @@ const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
  * to 6–17 ms (the garbage collector's pauses fall between the turns rather than inside them).
  */
 const CATCH_UP_SLICE_BYTES = 64 * 1024;
-/** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
-let futureLimit = 0;
-
-/** A computation time more than a day ahead of this clock: a broken or hostile file, never adopted. */
-function fromTheFuture(time: number): boolean {
-  return time > futureLimit && time > (futureLimit = Date.now() + DAY_MS);
-}
-
 export class FileChangedError extends Error {
   constructor(path: string) {
     super(`${path} changed during the fold; the changes are appended to the journal instead`);
   }
-}
-
-/** Attributes as read from a file or journal line, kept as the JSON text of each encoded value. */
-function variablesOf(variables: Record<string, unknown>, log: CacheLog, source: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [name, raw] of Object.entries(variables)) {
-    try {
-      out.set(name, stringifyEncoded(raw));
-    } catch (error) {
-      log.once("warn", `attribute:${source}:${name}`, `the attribute ${name} in ${source} cannot be used (${describe(error)}) and is left out.`);
-    }
-  }
-  return out;
 }
 
 /**
