@@ -1,7 +1,8 @@
 /**
  * Hit cost: a decorated method called with one small argument whose result is already cached.
  * Every contender is pre-warmed with the same 64 keys (the argument cycles through 0…63), and each
- * supplies its own loop so that every call site stays monomorphic.
+ * supplies its own loop so that every call site stays monomorphic. A second measurement spreads the
+ * calls over 100,000 pre-warmed arguments, so that nothing a contender keeps of recent calls helps it.
  */
 import { BentoCache, bentostore } from "bentocache";
 import { memoryDriver } from "bentocache/drivers/memory";
@@ -106,8 +107,51 @@ class TypeCacheableTarget {
 applyLegacy(TsMemoizeTarget.prototype, "double", Memoize({ expiring: DAY_MS }));
 applyTypeCacheable(TypeCacheableTarget.prototype, "double", DAY_MS / 1000);
 
-async function warmSync(call: (x: number) => unknown): Promise<void> {
-  for (let x = 0; x < KEYS; x++) await call(x);
+async function warmSync(call: (x: number) => unknown, keys = KEYS): Promise<void> {
+  for (let x = 0; x < keys; x++) await call(x);
+}
+
+/** Arguments of the wide measurement: 0…99,999, visited in a scattered order (a step prime to the count). */
+export const WIDE_KEYS = 100_000;
+const WIDE_STEP = 7_919;
+
+/** cacherator and the baseline only, their calls spread over `WIDE_KEYS` arguments. */
+export function wideSyncContenders(): HitContender<SyncBatch>[] {
+  const ours = new OursSync(freshDir("hit-sync-wide"));
+  const baseline = new BaselineSync();
+  let oursAt = 0;
+  let baselineAt = 0;
+  return [
+    {
+      name: OURS,
+      config: `as above; argument \`(k × ${WIDE_STEP}) mod ${WIDE_KEYS.toLocaleString("en-US")}\` for the k-th call`,
+      warm: async () => {
+        await warmSync((x) => ours.double(x), WIDE_KEYS);
+        await JSONCache.flushAll();
+      },
+      batch: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          s += ours.double(oursAt);
+          oursAt = (oursAt + WIDE_STEP) % WIDE_KEYS;
+        }
+        return s;
+      },
+    },
+    {
+      name: BASELINE,
+      config: "as above, the same arguments",
+      warm: () => warmSync((x) => baseline.double(x), WIDE_KEYS),
+      batch: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          s += baseline.double(baselineAt);
+          baselineAt = (baselineAt + WIDE_STEP) % WIDE_KEYS;
+        }
+        return s;
+      },
+    },
+  ];
 }
 
 export function syncContenders(): HitContender<SyncBatch>[] {
@@ -267,6 +311,7 @@ export async function measureHits<B extends SyncBatch | AsyncBatch>(
   baselineName: string,
   options: SampleOptions,
   extraNotes: string[] = [],
+  keys: string = `argument cycles through ${KEYS} pre-warmed small integers`,
 ): Promise<HitResults> {
   for (const contender of contenders) await contender.warm();
   const ns = await measureInterleaved(contenders, options);
@@ -282,7 +327,7 @@ export async function measureHits<B extends SyncBatch | AsyncBatch>(
     section: {
       title,
       notes: [
-        `median of ${options.samples} batches of ${options.batchSize.toLocaleString("en-US")} calls per contender (after ${options.warmupBatches} warm-up batches), contenders interleaved; argument cycles through ${KEYS} pre-warmed small integers`,
+        `median of ${options.samples} batches of ${options.batchSize.toLocaleString("en-US")} calls per contender (after ${options.warmupBatches} warm-up batches), contenders interleaved; ${keys}`,
         ...extraNotes,
         "configurations:",
         ...contenders.map((c) => `  ${c.name}: ${c.config}`),

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { JSONCache } from "../src/index.js";
 import { measureConcurrency } from "./concurrency.js";
-import { asyncContenders, BASELINE, BENTO, measureHits, OURS, syncContenders } from "./hits.js";
+import { asyncContenders, BASELINE, BENTO, measureHits, OURS, syncContenders, WIDE_KEYS, wideSyncContenders } from "./hits.js";
 import { measureL2 } from "./l2.js";
 import { measureLease } from "./lease.js";
 import { measureMisses, measureOpen } from "./persistence.js";
@@ -104,6 +104,12 @@ async function main(): Promise<void> {
     "each call is awaited in sequence, so every figure includes one await",
   ]);
   emit(asyncHits.section);
+
+  progress("hits, sync, spread over many arguments");
+  const wideHits = await measureHits(`Hit, sync method, calls spread over ${formatCount(WIDE_KEYS)} arguments`, wideSyncContenders(), BASELINE, settings.sync, [
+    "reported, no target: what a hit costs when the same arguments do not recur soon (no help from the keys cacherator keeps of recent calls)",
+  ], `argument k × 7,919 mod ${formatCount(WIDE_KEYS)} for the k-th call, every one pre-warmed`);
+  emit(wideHits.section);
 
   progress("concurrent misses");
   const concurrency = await measureConcurrency(100, settings.concurrencyRounds);

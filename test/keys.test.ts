@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { callKey, functionOfKey, pythonOrderCallKey } from "../src/keys/call-key.js";
+import { callKey, functionOfKey, pythonOrderCallKey, shortenKey } from "../src/keys/call-key.js";
 import { CACHE_IDENTITY, isPythonNonPrintable, pythonRepr, pythonStringRepr } from "../src/keys/python-repr.js";
 import { Cached, JSONCache, UncacheableArgumentError } from "../src/index.js";
 import { runProgram, tempDir } from "./helpers.js";
@@ -337,6 +337,21 @@ describe("keys are deterministic and injective", () => {
     // A second argument keeps a lone undefined from being dropped as a trailing argument.
     const keys = confusable.map((value) => callKey("f", [value, 0]));
     expect(new Set(keys).size).toBe(confusable.length);
+  });
+
+  it("one-argument keys, found among the keys of recent calls, are each argument's own, in any order of calls", () => {
+    // The reference: the key built from the full repr, which keeps nothing.
+    const reference = (name: string, value: unknown) => shortenKey(`${name}(${pythonRepr(value)},){}`);
+    const values: unknown[] = [0, -0, NaN, 1, 1.5, -1, 1025, 1024 + 1.5, 2 ** 31, -(2 ** 31), 2 ** 32 + 1, 1e16, Infinity, "1", "1.5", "", "a", "b", "ab", "ba", "x".repeat(129), "x".repeat(200), true, null, [1], { a: 1 }];
+    for (let round = 0; round < 3; round++) {
+      for (const name of ["f", "g"]) for (const value of values) expect(callKey(name, [value])).toBe(reference(name, value));
+    }
+    // Arguments that share a slot (1 and 1.5; strings of one length ending in the same character), alternating.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom("f", "g"), fc.oneof(fc.integer({ min: -3000, max: 3000 }), fc.double(), fc.string({ maxLength: 4 }), fc.constantFrom(0, -0, 1, 1.5))), { maxLength: 60 }), (calls) => {
+        for (const [name, value] of calls) expect(callKey(name, [value])).toBe(reference(name, value));
+      }),
+    );
   });
 
   it("the same arguments give the same key, whatever the order of object keys and Set/Map entries", () => {

@@ -8,6 +8,19 @@ import { pythonNumberRepr, pythonRepr, pythonStringRepr, withInsertionOrder } fr
 /** The parts of a one-argument key: `name(<repr>,){}` (filled in place for each call). */
 const ONE_ARG = ["", "(", "", ",){}"];
 
+/**
+ * The keys of recent one-argument calls with a number or a short string, in slots chosen from the
+ * argument: a hit of such a call finds its key without building it, and gets the very string it got
+ * last time, whose hash the Map has already computed. Each slot holds one (name, argument, key); a
+ * collision only replaces it.
+ */
+const RECENT_SLOTS = 1024;
+/** Longer string arguments are not kept (a slot must not hold a large string alive). */
+const RECENT_STRING_MAX = 128;
+const recentName: string[] = new Array<string>(RECENT_SLOTS).fill("");
+const recentArg: unknown[] = new Array<unknown>(RECENT_SLOTS).fill(undefined);
+const recentKey: string[] = new Array<string>(RECENT_SLOTS).fill("");
+
 /** Keys of this many code points or more are shortened, as the Python library does. */
 const LONG_KEY = 180;
 const KEPT_PREFIX = 149;
@@ -22,10 +35,19 @@ export function callKey(name: string, args: readonly unknown[]): string {
   // Joined rather than concatenated: a flat string, which a Map hashes at once, where `+` makes a tree
   // of parts that every look-up first copies into one (measured: about a tenth of a hit's cost).
   if (count === 1) {
-    const repr = argRepr(args[0]); // first: a repr may run code that makes another key
+    const arg = args[0];
+    const slot = recentSlot(arg);
+    if (slot >= 0 && recentArg[slot] === arg && recentName[slot] === name) return recentKey[slot] as string;
+    const repr = argRepr(arg); // first: a repr may run code that makes another key
     ONE_ARG[0] = name;
     ONE_ARG[2] = repr;
-    return shortenKey(ONE_ARG.join(""));
+    const key = shortenKey(ONE_ARG.join(""));
+    if (slot >= 0) {
+      recentName[slot] = name;
+      recentArg[slot] = arg;
+      recentKey[slot] = key;
+    }
+    return key;
   }
   const parts = [name, "("];
   for (let i = 0; i < count; i++) {
@@ -46,6 +68,16 @@ export function pythonOrderCallKey(name: string, args: readonly unknown[]): stri
     if (typeof arg === "object" && arg !== null) return withInsertionOrder(() => callKey(name, args));
   }
   return undefined;
+}
+
+/**
+ * The slot of a number or short string argument among the recent keys; -1 for anything else, and for
+ * -0 (equal to 0 by `===`, but its key is another: `-0.0`).
+ */
+function recentSlot(arg: unknown): number {
+  if (typeof arg === "number") return arg === 0 && 1 / arg < 0 ? -1 : (arg | 0) & (RECENT_SLOTS - 1);
+  if (typeof arg !== "string" || arg.length > RECENT_STRING_MAX) return -1;
+  return arg.length === 0 ? 0 : (arg.length * 31 + arg.charCodeAt(arg.length - 1)) & (RECENT_SLOTS - 1);
 }
 
 /** The common argument types inline, the rest through the full repr. */
