@@ -53,11 +53,11 @@ export class DiskMerge {
     this.#apply(parseJournalLine(line), onDisk);
   }
 
-  /** The entries of a file another program wrote, taken where newer; returns the keys taken. */
+  /** The entries of a file another program wrote, taken where newer (times from the future never); returns the keys taken. */
   newerIn(text: string): Set<string> {
     const keys = new Set<string>();
     parseCacheFile(text, (key, raw, time, async, meta) => {
-      if (this.table.adopt(key, raw, time, async, meta)) keys.add(key);
+      if (!fromTheFuture(time) && this.table.adopt(key, raw, time, async, meta)) keys.add(key);
     });
     return keys;
   }

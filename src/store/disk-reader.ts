@@ -428,6 +428,7 @@ const ASYNC_JOURNAL_SLICE_BYTES = 256 * 1024;
  * to 6–17 ms (the garbage collector's pauses fall between the turns rather than inside them).
  */
 const CATCH_UP_SLICE_BYTES = 64 * 1024;
+
 export class FileChangedError extends Error {
   constructor(path: string) {
     super(`${path} changed during the fold; the changes are appended to the journal instead`);

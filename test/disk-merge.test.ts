@@ -1,0 +1,48 @@
+/**
+ * The merge of what is read into the memory table drops the same things whatever it was read from: an
+ * entry whose computation time is more than a day ahead of this clock (it would never expire and would
+ * win every merge) is never adopted, from a cache file, a journal line, or the late writes of another
+ * program into a file a fold replaced.
+ */
+import { describe, expect, it } from "vitest";
+import { CacheLog } from "../src/logger.js";
+import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
+import { DiskMerge } from "../src/store/disk-merge.js";
+import { setLine } from "../src/store/journal.js";
+import { MemoryTable } from "../src/store/memory-table.js";
+
+const DAY = 86_400_000;
+
+function fileWith(entries: [string, number][]): string {
+  return serializeCacheFile("merge", entries.map(([key, time]): [string, string] => [key, entryText("v", time, false)]), [], Date.now());
+}
+
+describe("what is read is merged by the same rules, whatever it was read from", () => {
+  const now = Date.now();
+  const entries: [string, number][] = [
+    ["now(){}", now],
+    ["future(){}", now + 2 * DAY],
+  ];
+
+  it("a cache file", () => {
+    const table = new MemoryTable();
+    new DiskMerge(table, new CacheLog(false), "j").file(fileWith(entries), "f", undefined);
+    expect(table.get("now(){}")).toBeDefined();
+    expect(table.get("future(){}")).toBeUndefined();
+  });
+
+  it("a journal line", () => {
+    const table = new MemoryTable();
+    const merge = new DiskMerge(table, new CacheLog(false), "j");
+    for (const [key, time] of entries) merge.line(setLine(key, entryText("v", time, false)).trim(), undefined);
+    expect(table.get("now(){}")).toBeDefined();
+    expect(table.get("future(){}")).toBeUndefined();
+  });
+
+  it("another program's late writes into a replaced file: the keys taken are only those adopted", () => {
+    const table = new MemoryTable();
+    const taken = new DiskMerge(table, new CacheLog(false), "j").newerIn(fileWith(entries));
+    expect([...taken]).toEqual(["now(){}"]);
+    expect(table.get("future(){}")).toBeUndefined();
+  });
+});
