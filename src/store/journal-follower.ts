@@ -1,7 +1,7 @@
 /**
  * Keeps processes that make no calls for a while near the end of their large caches' journals, in the
  * background: once a second, each such cache reads what the others appended since it last looked
- * (disk-reader.ts `catchUp`: slices of 64 KB, the event loop running between them).
+ * (trail-following.ts `catchUp`: slices of 64 KB, the event loop running between them).
  *
  * Why: after another process's fold, a process follows the fold's trail (fold-trail.ts) only from
  * where it stopped reading the journal, and only if that is within the journal's end the trail keeps

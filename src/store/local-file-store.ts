@@ -118,7 +118,7 @@ export class LocalFileStore {
   }
 
   /**
-   * `load()` without blocking the event loop for long (disk-reader.ts `loadAsync`). A `load()` called
+   * `load()` without blocking the event loop for long (open-in-slices.ts). A `load()` called
    * meanwhile (an instance constructed before this resolved) takes over: it reads synchronously, and
    * this one stops.
    */

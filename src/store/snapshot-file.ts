@@ -27,7 +27,7 @@ export interface SnapshotOptions {
 
 /** The file a snapshot wrote, before it is renamed into place (a rename keeps both). */
 export interface WrittenFile {
-  /** As `fileIdentity` in disk-reader.ts names it. */
+  /** As `fileIdentity` in reader-state.ts names it. */
   identity: string;
   bytes: number;
 }
