@@ -10,6 +10,7 @@ import { CacheLog, type CacheLogger } from "../logger.js";
 import { parseEncodedJson } from "../encoded-json.js";
 import { resolveCacheFile } from "../store/file-claim.js";
 import { LocalFileStore } from "../store/local-file-store.js";
+import { NotRegularFileError, readRegularTextSync } from "../store/regular-file.js";
 import { CliError, type Context } from "./context.js";
 import { closest } from "./hints.js";
 
@@ -73,8 +74,9 @@ export function fileSize(path: string): number {
 function inspectFile(path: string): { dataId: string | null } | { error: string } {
   let text: string;
   try {
-    text = fs.readFileSync(path, "utf8");
+    text = readRegularTextSync(path);
   } catch (error) {
+    if (error instanceof NotRegularFileError) return { error: `not a regular file (${error.what}); left alone` };
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && fs.existsSync(`${path}.journal`)) return { dataId: null };
     return { error: `cannot be read (${code ?? String(error)})` };

@@ -25,6 +25,7 @@ import type { MemoryTable } from "./memory-table.js";
 import { openInSlices } from "./open-in-slices.js";
 import { isSettled, setAside } from "./quarantine.js";
 import { fileIdentity, lockIdentity, ReaderState, type ReadState } from "./reader-state.js";
+import { openRegularSync } from "./regular-file.js";
 import { ReplacedFile } from "./replaced-file.js";
 import { catchUp, followTrail } from "./trail-following.js";
 
@@ -161,13 +162,19 @@ export class DiskReader {
       let ours = false;
       let bytes: number | undefined;
       try {
-        const size = fs.statSync(this.path).size;
-        if (size >= PARTS_FROM_BYTES) {
-          checkHeapFor(this.path, size);
+        // Opened once whatever it is (regular-file.ts): a FIFO or a device planted at the path is
+        // refused, never waited on or read without end, and set aside as any file that is not ours.
+        const { fd, stat } = openRegularSync(this.path, fs.constants.O_RDONLY);
+        try {
+          if (stat.size < PARTS_FROM_BYTES) text = fs.readFileSync(fd, "utf8");
+        } finally {
+          fs.closeSync(fd);
+        }
+        if (text === undefined) {
+          checkHeapFor(this.path, stat.size);
           for (const part of fileParts(this.path)) ours = state.merge.file(part, this.path, tracked ? onDisk : undefined);
-          bytes = size;
+          bytes = stat.size;
         } else {
-          text = fs.readFileSync(this.path, "utf8");
           ours = state.merge.file(text, this.path, tracked ? onDisk : undefined);
           bytes = Buffer.byteLength(text);
           text = undefined; // not kept while the journal is read

@@ -15,6 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { serializeCacheFile } from "./cache-file.js";
 import { hashedFileName, pythonFileNames } from "./file-names.js";
 import { privateName } from "./private-names.js";
+import { openRegularSync } from "./regular-file.js";
 
 export interface ClaimOptions {
   /** Create a free Python-named file to own it (false: only look, as the CLI does). */
@@ -73,13 +74,13 @@ const FULL_READ_LIMIT = 8 * 1024 * 1024;
 /** Whose file `path` is, by its marker. A file that cannot be read counts as unmarked: the store deals with it. */
 export function fileOwner(path: string): Owner {
   let fd: number;
+  let size: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    ({ fd, stat: { size } } = openRegularSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "ENOENT" ? { kind: "missing" } : { kind: "unmarked" };
   }
   try {
-    const size = fs.fstatSync(fd).size;
     const tailLength = Math.min(size, TAIL_BYTES);
     const tail = Buffer.alloc(tailLength);
     fs.readSync(fd, tail, 0, tailLength, size - tailLength);

@@ -23,6 +23,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { privateName } from "./private-names.js";
+import { readRegularTextSync } from "./regular-file.js";
 
 /** A lock of another host is taken over after this long without change. */
 const FOREIGN_STALE_MS = 60_000;
@@ -65,7 +66,7 @@ export class HeldLock {
   stillHeld(): boolean {
     if (this.#released) return false;
     try {
-      return fs.readFileSync(this.lockPath, "utf8") === this.content;
+      return readRegularTextSync(this.lockPath, fs.constants.O_NOFOLLOW) === this.content;
     } catch {
       return false;
     }
@@ -160,7 +161,7 @@ function readLock(lockPath: string): { text: string; mtimeMs: number } | undefin
   try {
     const stat = fs.lstatSync(lockPath);
     if (!stat.isFile()) throw new LockUnusableError(lockPath, `it is not a regular file (a ${stat.isDirectory() ? "directory" : "symbolic link or special file"}); remove it`);
-    return { text: fs.readFileSync(lockPath, "utf8"), mtimeMs: stat.mtimeMs };
+    return { text: readRegularTextSync(lockPath, fs.constants.O_NOFOLLOW), mtimeMs: stat.mtimeMs };
   } catch (error) {
     if (error instanceof LockUnusableError) throw error;
     if (code(error) === "ENOENT") return undefined;
@@ -211,7 +212,7 @@ function takeOver(lockPath: string, staleText: string): void {
   }
   let moved: string | undefined;
   try {
-    moved = fs.readFileSync(aside, "utf8");
+    moved = readRegularTextSync(aside, fs.constants.O_NOFOLLOW);
   } catch {
     moved = undefined;
   }

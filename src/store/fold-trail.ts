@@ -30,6 +30,7 @@ import { basename, dirname, join } from "node:path";
 import { identityOf, readJournalLines } from "./journal-file.js";
 import { nextTurn } from "./next-turn.js";
 import { privateName } from "./private-names.js";
+import { openRegular, openRegularSync } from "./regular-file.js";
 
 /** Folds of files smaller than this leave no trail. */
 export const TRAIL_FROM_BYTES = 1024 * 1024;
@@ -132,9 +133,9 @@ export function leaveTrail(journalPath: string, sealedPath: string, header: Omit
     plan.line.copy(trail, 0);
     let at = plan.line.length;
     for (const part of plan.parts) {
-      const source = fs.openSync(part.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const { fd: source, stat } = openRegularSync(part.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       try {
-        if (part.identity !== undefined && identityOf(fs.fstatSync(source)) !== part.identity) throw new Error("the trail was replaced");
+        if (part.identity !== undefined && identityOf(stat) !== part.identity) throw new Error("the trail was replaced");
         for (let done = 0; done < part.length; ) {
           const read = fs.readSync(source, trail, at + done, part.length - done, part.position + done);
           if (read === 0) throw new Error(SHORT);
@@ -167,7 +168,7 @@ export async function writeTrail(journalPath: string, sealedPath: string, header
     plan.line.copy(trail, 0);
     let at = plan.line.length;
     for (const part of plan.parts) {
-      const source = await fsp.open(part.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const source = await openRegular(part.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       try {
         if (part.identity !== undefined && identityOf(await source.stat()) !== part.identity) throw new Error("the trail was replaced");
         for (let done = 0; done < part.length; ) {
@@ -202,13 +203,14 @@ export function placeTrail(journalPath: string, written: string): void {
 /** The trail at the path, its header read from one descriptor with its identity; `undefined` if there is none or it is unreadable. */
 function readTrail(journalPath: string): Trail | undefined {
   let fd: number;
+  let stat: fs.Stats;
   try {
-    fd = fs.openSync(trailPath(journalPath), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    ({ fd, stat } = openRegularSync(trailPath(journalPath), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
   } catch {
-    return undefined;
+    return undefined; // none, or not a file (regular-file.ts)
   }
   try {
-    const identity = identityOf(fs.fstatSync(fd));
+    const identity = identityOf(stat);
     const buffer = Buffer.alloc(HEADER_MAX_BYTES);
     const read = fs.readSync(fd, buffer, 0, buffer.length, 0);
     const end = buffer.subarray(0, read).indexOf(0x0a);

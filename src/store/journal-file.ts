@@ -11,10 +11,13 @@
  *   the appender checks (one `lstat`) that the path still names the file it wrote to, and writes its
  *   lines again to the new journal if not, so no append is lost to a fold.
  * - Durability by group commit: `sync()` calls made while an fdatasync runs share the next one.
+ * - A FIFO, socket or device at a journal's path is never waited on: it is refused (regular-file.ts),
+ *   an append fails with an error that says so, and a read finds no lines.
  */
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { privateName } from "./private-names.js";
+import { NON_BLOCKING, openRegularSync, readRegularFileSync } from "./regular-file.js";
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
 /** Lines are read in chunks of this size, so a journal larger than a string can hold still opens. */
@@ -127,13 +130,13 @@ export class JournalAppender {
     if (this.#warming !== undefined || warmingNow >= MAX_WARMING || openJournals.has(this.path)) return;
     warmingNow++;
     this.#warming = new Promise((opened) => {
-      fs.open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode(), (error, fd) => {
+      fs.open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | NON_BLOCKING, this.mode(), (error, fd) => {
         this.#warming = undefined;
         warmingNow--;
         opened();
         if (error) return; // the append will say why
         fs.fstat(fd, (statError, stat) => {
-          if (statError || openJournals.has(this.path)) {
+          if (statError || !stat.isFile() || openJournals.has(this.path)) {
             fs.close(fd, noop);
             return;
           }
@@ -156,7 +159,7 @@ export class JournalAppender {
   /** Creates the journal now if there is none (a new cache), without keeping a descriptor. Never throws. */
   create(): void {
     try {
-      fs.closeSync(fs.openSync(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode()));
+      fs.closeSync(openRegularSync(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, this.mode()).fd);
     } catch {
       // The append will say why.
     }
@@ -200,14 +203,14 @@ export class JournalAppender {
       }
       return pooled;
     }
-    let fd: number;
+    let opened: { fd: number; stat: fs.Stats };
     try {
-      fd = fs.openSync(this.path, O_WRONLY | O_APPEND | O_NOFOLLOW | (create ? O_CREAT : 0), this.mode());
+      opened = openRegularSync(this.path, O_WRONLY | O_APPEND | O_NOFOLLOW | (create ? O_CREAT : 0), this.mode());
     } catch (error) {
       if (!create && (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    const journal = openJournal(fd, fs.fstatSync(fd));
+    const journal = openJournal(opened.fd, opened.stat);
     openJournals.set(this.path, journal);
     lastUsed = journal;
     if (openJournals.size > MAX_OPEN_JOURNALS) evictOldest();
@@ -254,7 +257,7 @@ function noop(): void {}
 
 /** Appends whole lines with a descriptor of its own (a sealed journal put back; rare). */
 export function appendToJournalSync(path: string, lines: Buffer, mode: number): void {
-  const fd = fs.openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
+  const { fd } = openRegularSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
   try {
     writeAll(fd, Buffer.concat([NEWLINE, lines]));
   } finally {
@@ -299,7 +302,7 @@ export function unsealJournal(sealed: string, path: string, mode: number): void 
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
-  const content = fs.readFileSync(sealed);
+  const content = readRegularFileSync(sealed, O_NOFOLLOW);
   const complete = content.lastIndexOf(0x0a) + 1;
   if (complete > 0) appendToJournalSync(path, content.subarray(0, complete), mode);
   fs.unlinkSync(sealed);
@@ -330,13 +333,13 @@ export function journalIdentity(path: string): { identity: string; size: number 
  */
 export function readJournalLines(path: string, offset: number, onLine: (line: string) => void, limitBytes = Number.POSITIVE_INFINITY, identity?: string): number {
   let fd: number;
+  let stat: fs.Stats;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | O_NOFOLLOW);
+    ({ fd, stat } = openRegularSync(path, fs.constants.O_RDONLY | O_NOFOLLOW));
   } catch {
-    return offset;
+    return offset; // none, or not a file (regular-file.ts): no lines
   }
   try {
-    const stat = fs.fstatSync(fd);
     // Another journal at the path since the caller looked (a fold sealed the one it knows).
     if (identity !== undefined && identityOf(stat) !== identity) return offset;
     const size = Math.min(stat.size, offset + limitBytes);

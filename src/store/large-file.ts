@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import { getHeapStatistics } from "node:v8";
 import { ENTRIES_END, FILE_START, SAVE_DATE_LINE } from "./cache-file-reader.js";
+import { openRegularSync } from "./regular-file.js";
 
 /** Files from this size on are read in parts. */
 export const PARTS_FROM_BYTES = 256 * 1024 * 1024;
@@ -42,9 +43,9 @@ export function checkHeapFor(path: string, size: number, heap = getHeapStatistic
 
 /** The file as small cache files of its own, each with a run of its entries (see above). */
 export function* fileParts(path: string, partBytes = PART_BYTES): Generator<string> {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const { fd, stat } = openRegularSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
-    const size = fs.fstatSync(fd).size;
+    const size = stat.size;
     const { trailer, at: trailerAt } = findTrailer(fd, size, path);
     const head = readRange(fd, 0, FILE_START.length + 1).toString("utf8");
     const entriesEnd = trailerAt - ENTRIES_END.length;

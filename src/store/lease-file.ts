@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { isStale, parseOwner, tryLock, type HeldLock } from "./file-lock.js";
+import { openRegularSync } from "./regular-file.js";
 
 const HOST = hostname();
 
@@ -57,8 +58,12 @@ export function leaseState(path: string, seen: string): LeaseState {
 /** The lease's text and modification time; `undefined` when there is none (or it cannot be read). */
 export function readLease(path: string): { text: string; mtimeMs: number } | undefined {
   try {
-    const mtimeMs = fs.statSync(path).mtimeMs;
-    return { text: fs.readFileSync(path, "utf8"), mtimeMs };
+    const { fd, stat } = openRegularSync(path, fs.constants.O_RDONLY);
+    try {
+      return { text: fs.readFileSync(fd, "utf8"), mtimeMs: stat.mtimeMs };
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return undefined;
   }

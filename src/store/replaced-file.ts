@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import { SETTLE_MS } from "./quarantine.js";
+import { openRegularSync } from "./regular-file.js";
 
 export class ReplacedFile {
   readonly #fd: number;
@@ -22,8 +23,8 @@ export class ReplacedFile {
   /** Opens the file at `path` to watch it; `undefined` when it is gone already (nothing can be written into it). */
   static open(path: string): ReplacedFile | undefined {
     try {
-      const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      return new ReplacedFile(fd, fs.fstatSync(fd));
+      const { fd, stat } = openRegularSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      return new ReplacedFile(fd, stat);
     } catch {
       return undefined;
     }

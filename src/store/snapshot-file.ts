@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { privateName } from "./private-names.js";
+import { NON_BLOCKING } from "./regular-file.js";
 
 export interface SnapshotOptions {
   durable: boolean;
@@ -59,7 +60,7 @@ export async function writeSnapshot(path: string, chunks: Iterable<string>, opti
     await options.prepare?.(written);
     // Held open across the rename, the file replaced is released by the close (on a worker thread),
     // not by the rename: freeing a large file's blocks takes the file system tens of milliseconds.
-    const replaced = await fsp.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => undefined);
+    const replaced = await fsp.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | NON_BLOCKING).catch(() => undefined);
     try {
       options.beforeCommit(written);
       fs.renameSync(tmp, path);
