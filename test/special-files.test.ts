@@ -6,7 +6,7 @@
  * keeps its results, and writes them once the path is cleared. Real processes, killed if they hang.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -48,24 +48,26 @@ interface Outcome {
   lines: Record<string, unknown>[];
 }
 
-/** Runs PROGRAM with `plant` put at `name` (relative to the cache directory) before the open or while it runs. */
-async function runWithPlanted(name: string, plant: Plant, when: "before" | "during"): Promise<Outcome> {
+/**
+ * Runs PROGRAM with `plant` put at `name` (relative to the cache directory) before the open or while it
+ * runs. `touchFile`: the cache file's time is changed too once the process has opened it, so that its
+ * next look takes the file for another process's fold and looks for that fold's trail.
+ */
+async function runWithPlanted(name: string, plant: Plant, when: "before" | "during", touchFile = false): Promise<Outcome> {
   const cwd = tempDir();
   mkdirSync(join(cwd, CACHE_DIR), { recursive: true });
   const target = join(cwd, CACHE_DIR, name);
   const planted = join(cwd, "planted");
   const cleared = join(cwd, "cleared");
-  if (when === "before") {
-    plant(target);
-    writeFileSync(planted, "");
-  }
+  if (when === "before") plant(target);
   const program = startFile(compileWithPrelude(PROGRAM), { cwd, env: { PLANTED: planted, CLEARED: cleared }, timeoutMs: HANG_MS });
   await program.line((line) => line.opened === true, `the open with ${name} planted ${when}`, HANG_MS);
   if (when === "during") {
     rmSync(target, { force: true });
     plant(target);
-    writeFileSync(planted, "");
   }
+  if (touchFile) utimesSync(join(cwd, FILE), new Date(), new Date(Date.now() + 1_000));
+  writeFileSync(planted, "");
   await program.line((line) => line.looked === true, `the calls after ${name} was planted ${when}`, HANG_MS);
   // Whatever is still at the name (the cache file's is set aside by the process itself) is removed.
   if (isPlanted(target)) rmSync(target);
@@ -134,8 +136,8 @@ describe("a FIFO or a device at a cache's file names never holds a process", () 
       expectResultsKept(outcome);
     });
 
-    it(`a FIFO at the trail's name (${when} the open) is never read`, async () => {
-      const outcome = await runWithPlanted("calc.json.journal.folded", fifo, when);
+    it(`a FIFO at the trail's name (${when} the open) is never read: a look after the file changed reads the file whole`, async () => {
+      const outcome = await runWithPlanted("calc.json.journal.folded", fifo, when, true);
       expect(lineWith(outcome, "looked")).toMatchObject({ saved: true });
       expectResultsKept(outcome);
     });
