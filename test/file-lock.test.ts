@@ -3,7 +3,7 @@
  * old the lock is; another host's lock goes by age alone.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -67,5 +67,28 @@ describe("taking the lock", () => {
     mkdirSync(lock);
     expect(() => tryLock(lock)).toThrow(LockUnusableError);
     expect(() => tryLock(lock)).toThrow(/directory/);
+  });
+
+  it("a lock file planted huge (1 GiB, sparse) is judged by its first 64 KiB: as any unreadable lock, kept while new, taken over once old", () => {
+    const lock = join(tempDir(), "c.json.lock");
+    writeFileSync(lock, "");
+    truncateSync(lock, 1024 ** 3);
+    // New: an unreadable lock may be a writer's that is still being written.
+    expect(tryLock(lock)).toBeUndefined();
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    const held = tryLock(lock);
+    expect(held).toBeDefined();
+    expect(held?.stillHeld()).toBe(true);
+    held?.release();
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it("the holder of a lock replaced by a huge file can tell it no longer holds it", () => {
+    const lock = join(tempDir(), "c.json.lock");
+    const held = tryLock(lock);
+    expect(held?.stillHeld()).toBe(true);
+    truncateSync(lock, 1024 ** 3);
+    expect(held?.stillHeld()).toBe(false);
   });
 });

@@ -29,6 +29,11 @@ import { readRegularTextSync } from "./regular-file.js";
 const FOREIGN_STALE_MS = 60_000;
 /** A lock that cannot be parsed (an older version's, or damaged) is taken over after this long. */
 const UNREADABLE_STALE_MS = 5_000;
+/**
+ * A lock is a line of JSON; only this much of one is read. A lock file planted huge is judged as any
+ * unreadable one (stale once old), instead of being read whole (past V8's string limit, never).
+ */
+export const LOCK_READ_BYTES = 64 * 1024;
 
 export interface LockOwner {
   pid: number;
@@ -66,7 +71,7 @@ export class HeldLock {
   stillHeld(): boolean {
     if (this.#released) return false;
     try {
-      return readRegularTextSync(this.lockPath, fs.constants.O_NOFOLLOW) === this.content;
+      return readRegularTextSync(this.lockPath, fs.constants.O_NOFOLLOW, LOCK_READ_BYTES) === this.content;
     } catch {
       return false;
     }
@@ -161,7 +166,7 @@ function readLock(lockPath: string): { text: string; mtimeMs: number } | undefin
   try {
     const stat = fs.lstatSync(lockPath);
     if (!stat.isFile()) throw new LockUnusableError(lockPath, `it is not a regular file (a ${stat.isDirectory() ? "directory" : "symbolic link or special file"}); remove it`);
-    return { text: readRegularTextSync(lockPath, fs.constants.O_NOFOLLOW), mtimeMs: stat.mtimeMs };
+    return { text: readRegularTextSync(lockPath, fs.constants.O_NOFOLLOW, LOCK_READ_BYTES), mtimeMs: stat.mtimeMs };
   } catch (error) {
     if (error instanceof LockUnusableError) throw error;
     if (code(error) === "ENOENT") return undefined;
@@ -212,7 +217,7 @@ function takeOver(lockPath: string, staleText: string): void {
   }
   let moved: string | undefined;
   try {
-    moved = readRegularTextSync(aside, fs.constants.O_NOFOLLOW);
+    moved = readRegularTextSync(aside, fs.constants.O_NOFOLLOW, LOCK_READ_BYTES);
   } catch {
     moved = undefined;
   }

@@ -11,8 +11,8 @@ import * as fs from "node:fs";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { isStale, parseOwner, tryLock, type HeldLock } from "./file-lock.js";
-import { openRegularSync } from "./regular-file.js";
+import { LOCK_READ_BYTES, isStale, parseOwner, tryLock, type HeldLock } from "./file-lock.js";
+import { readRegularTextSync } from "./regular-file.js";
 
 const HOST = hostname();
 
@@ -58,12 +58,8 @@ export function leaseState(path: string, seen: string): LeaseState {
 /** The lease's text and modification time; `undefined` when there is none (or it cannot be read). */
 export function readLease(path: string): { text: string; mtimeMs: number } | undefined {
   try {
-    const { fd, stat } = openRegularSync(path, fs.constants.O_RDONLY);
-    try {
-      return { text: fs.readFileSync(fd, "utf8"), mtimeMs: stat.mtimeMs };
-    } finally {
-      fs.closeSync(fd);
-    }
+    const mtimeMs = fs.statSync(path).mtimeMs;
+    return { text: readRegularTextSync(path, 0, LOCK_READ_BYTES), mtimeMs };
   } catch {
     return undefined;
   }

@@ -87,21 +87,24 @@ export async function openRegular(path: string, flags: number): Promise<fsp.File
 }
 
 /**
- * The whole content of the regular file at `path` (symlinks followed unless `flags` has O_NOFOLLOW).
+ * The content of the regular file at `path` (symlinks followed unless `flags` has O_NOFOLLOW): all of
+ * it, or its first `maxBytes` (a file that is small by nature — a lock — may be planted huge).
  * @throws as `openRegularSync`.
  */
-export function readRegularFileSync(path: string, flags = 0): Buffer {
-  const { fd } = openRegularSync(path, fs.constants.O_RDONLY | flags);
+export function readRegularFileSync(path: string, flags = 0, maxBytes = Number.POSITIVE_INFINITY): Buffer {
+  const { fd, stat } = openRegularSync(path, fs.constants.O_RDONLY | flags);
   try {
-    return fs.readFileSync(fd);
+    if (stat.size <= maxBytes) return fs.readFileSync(fd);
+    const head = Buffer.alloc(maxBytes);
+    return head.subarray(0, fs.readSync(fd, head, 0, maxBytes, 0));
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /** The same, as UTF-8 text. */
-export function readRegularTextSync(path: string, flags = 0): string {
-  return readRegularFileSync(path, flags).toString("utf8");
+export function readRegularTextSync(path: string, flags = 0, maxBytes = Number.POSITIVE_INFINITY): string {
+  return readRegularFileSync(path, flags, maxBytes).toString("utf8");
 }
 
 /** The open flags of this module's opens (for an open that must stay elsewhere, such as `fs.open` with a callback). */
