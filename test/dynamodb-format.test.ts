@@ -3,12 +3,14 @@
  * counts it, and when it expires. Pure functions, no server.
  */
 import { randomBytes } from "node:crypto";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { encodeValue } from "../src/codec.js";
 import {
   COMPRESS_THRESHOLD,
   MAX_ITEM_BYTES,
+  MAX_TEXT_BYTES,
+  tooLargeForTable,
   STATE_ENTRY,
   decodeEntryItem,
   encodeEntryItem,
@@ -148,5 +150,28 @@ describe("one function's entries are found by an exact-name prefix", () => {
     expect(entrySortKey("fetch(){}").startsWith(prefix)).toBe(true);
     expect(entrySortKey("fetchAll('a',){}").startsWith(prefix)).toBe(false);
     expect(functionOfEntryKey("fetchAll('a',){}")).toBe("fetchAll");
+  });
+});
+
+describe("a compressed value is bounded both ways: 16 MB of JSON", () => {
+  it("a gzipped value that inflates past 16 MB (a 64 KB bomb of 64 MB) is not read: inflating stops at the bound", () => {
+    const bomb = new Uint8Array(gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x30), { level: 9 }));
+    expect(bomb.length).toBeLessThan(MAX_ITEM_BYTES);
+    const item = { cache_id: "obj", entry: entrySortKey("bomb(1,){}"), value_gz: bomb, epoch_ms: 1 };
+    expect(itemText(item)).toBeUndefined();
+    expect(decodeEntryItem(item)).toBeUndefined();
+  });
+
+  it("a value of exactly 16 MB of JSON is written and read back; one byte more is kept local", () => {
+    const at = "x".repeat(MAX_TEXT_BYTES - 2);
+    const atEntry = { key: "page(1,){}", text: JSON.stringify(at), time: 1, async: false };
+    expect(Buffer.byteLength(atEntry.text)).toBe(MAX_TEXT_BYTES);
+    const encoded = encodeEntryItem("obj", atEntry, DAY);
+    expect(tooLargeForTable(encoded)).toBeUndefined();
+    expect(decodeEntryItem(encoded.item)?.text).toBe(atEntry.text);
+    const over = encodeEntryItem("obj", { ...atEntry, text: JSON.stringify(`${at}y`) }, DAY);
+    expect(tooLargeForTable(over)).toMatch(/16\.0 MB of JSON, over the 16 MB/);
+    expect(over.item.value_gz).toBeUndefined(); // not compressed for nothing
+    expect(tooLargeForTable(encodeStateItem("obj", JSON.stringify({ blob: `${at}y` }), 1))).toMatch(/MB of JSON/);
   });
 });

@@ -9,10 +9,11 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, GetItemCommand, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { CacheLog } from "../src/logger.js";
 import { encodeEntryItem } from "../src/store/dynamodb-format.js";
 import { createDynamoDBTier, type DynamoDBTier, type DynamoDBTierOptions, type L2Outcome, type RemoteEntry } from "../src/store/dynamodb/index.js";
@@ -265,6 +266,24 @@ describe("entries round-trip through DynamoDB", () => {
     expect(warnings(logger)[0]).toContain("blob");
     expect(await rawItem(table, "obj", "f#blob(1,){}")).toBeUndefined();
     expect(value(await tier.get("obj", "blob(1,){}"))).toBeUndefined();
+  });
+
+  it("an entry over 16 MB of JSON is not sent although it compresses to a few KB; an item a peer wrote that inflates past that is not read", async () => {
+    const { tier, logger, table } = makeTier();
+    expect((await tier.ready()).ok).toBe(true);
+    const huge = entry("dump(1,){}", "0123456789abcdef".repeat(1_100_000)); // 17.6 MB of JSON, ~50 KB gzipped
+    expect(value(await tier.put("obj", huge, DAY))).toBe("too-large");
+    expect(warnings(logger)[0]).toMatch(/dump\(\) is 16\.8 MB of JSON, over the 16 MB/);
+    expect(await rawItem(table, "obj", "f#dump(1,){}")).toBeUndefined();
+    // A peer (another version, a bug, an attacker) writes a 300 KB bomb: 300 MB of JSON once inflated.
+    const bomb = gzipSync(Buffer.alloc(300 * 1024 * 1024, 0x30), { level: 9 });
+    expect(bomb.length).toBeLessThan(400 * 1024);
+    const document = DynamoDBDocumentClient.from(raw);
+    await document.send(new PutCommand({ TableName: table, Item: { cache_id: "obj", entry: "f#bomb(1,){}", value_gz: new Uint8Array(bomb), epoch_ms: Date.now() } }));
+    await document.send(new PutCommand({ TableName: table, Item: { cache_id: "obj", entry: "f#fine(1,){}", value: "1", epoch_ms: Date.now() } }));
+    expect(value(await tier.get("obj", "bomb(1,){}"))).toBeUndefined();
+    expect(value(await tier.getMany("obj", ["bomb(1,){}", "fine(1,){}"])).size).toBe(1);
+    expect(value(await tier.list("obj")).map((e) => e.key)).toEqual(["fine(1,){}"]);
   });
 
   it("an expired entry is never served, even while DynamoDB still holds it", async () => {

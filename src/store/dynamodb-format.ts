@@ -13,7 +13,8 @@
  *
  * Entry item attributes:
  * - `value` (S): the JSON text of the encoded value (what `JSON.stringify(encodeValue(result))` gives),
- *   or, when that text is over 100 KB (UTF-8), `value_gz` (B): the gzip of that text instead.
+ *   or, when that text is over 100 KB (UTF-8), `value_gz` (B): the gzip of that text instead. A text
+ *   over 16 MB is never written, and never inflated past that on reading (`MAX_TEXT_BYTES`).
  * - `epoch_ms` (N): computation time, epoch milliseconds.
  * - `async` (BOOL): present (true) only for values of async methods.
  * - `expires_ms` (N): the exact expiry, epoch milliseconds (computation time + the entry's TTL). Reads
@@ -33,6 +34,13 @@ const ALL_FUNCTIONS = "*";
 export const COMPRESS_THRESHOLD = 100 * 1024;
 /** DynamoDB's item size limit (attribute names included). */
 export const MAX_ITEM_BYTES = 400 * 1024;
+/**
+ * A value's JSON text may be at most this many UTF-8 bytes in the table. A gzipped attribute of 400 KB
+ * can inflate to 400 MB: inflated without a bound, one item written by a faulty or hostile peer would
+ * take hundreds of megabytes and seconds of the event loop (a batch of them, the process). Larger values
+ * are never written there (they stay local, with a warning), so no peer writes what another refuses.
+ */
+export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 
 /** One cache entry as the L2 tier exchanges it with the cache. */
 export interface RemoteEntry {
@@ -53,6 +61,15 @@ export interface EncodedItem {
   /** The item's size as DynamoDB counts it, in bytes. */
   size: number;
   compressed: boolean;
+  /** The UTF-8 bytes of the value's JSON text (before compression). */
+  textBytes: number;
+}
+
+/** Why an encoded item is not written to the table (it stays local), or `undefined` when it fits. */
+export function tooLargeForTable(encoded: EncodedItem): string | undefined {
+  if (encoded.textBytes > MAX_TEXT_BYTES) return `${(encoded.textBytes / 1024 / 1024).toFixed(1)} MB of JSON, over the ${MAX_TEXT_BYTES / 1024 / 1024} MB a value may take in DynamoDB`;
+  if (encoded.size > MAX_ITEM_BYTES) return `${encoded.size} bytes in DynamoDB${encoded.compressed ? " even compressed" : ""}, over the 400 KB item limit`;
+  return undefined;
 }
 
 /** The sort key of an entry. */
@@ -79,16 +96,18 @@ export function expiryOf(time: number, ttlMs: number): { expiresMs: number; ttlS
 }
 
 /** The value attributes for a JSON text: `value`, or `value_gz` when the text is over the threshold. */
-function valueAttributes(text: string): { attributes: Item; compressed: boolean } {
-  if (Buffer.byteLength(text, "utf8") > COMPRESS_THRESHOLD) {
-    return { attributes: { value_gz: new Uint8Array(gzipSync(text)) }, compressed: true };
+function valueAttributes(text: string): { attributes: Item; compressed: boolean; textBytes: number } {
+  const textBytes = Buffer.byteLength(text, "utf8");
+  if (textBytes > MAX_TEXT_BYTES) return { attributes: {}, compressed: false, textBytes }; // never written: not compressed for nothing
+  if (textBytes > COMPRESS_THRESHOLD) {
+    return { attributes: { value_gz: new Uint8Array(gzipSync(text)) }, compressed: true, textBytes };
   }
-  return { attributes: { value: text }, compressed: false };
+  return { attributes: { value: text }, compressed: false, textBytes };
 }
 
 /** The item of one entry, its DynamoDB size and whether its value was compressed. */
 export function encodeEntryItem(dataId: string, entry: RemoteEntry, ttlMs: number): EncodedItem {
-  const { attributes, compressed } = valueAttributes(entry.text);
+  const { attributes, compressed, textBytes } = valueAttributes(entry.text);
   const item: Item = { cache_id: dataId, entry: entrySortKey(entry.key), ...attributes, epoch_ms: entry.time };
   if (entry.async) item.async = true;
   const expiry = expiryOf(entry.time, ttlMs);
@@ -96,14 +115,14 @@ export function encodeEntryItem(dataId: string, entry: RemoteEntry, ttlMs: numbe
     item.expires_ms = expiry.expiresMs;
     item.ttl = expiry.ttlSeconds;
   }
-  return { item, size: itemSize(item), compressed };
+  return { item, size: itemSize(item), compressed, textBytes };
 }
 
 /** The item holding an object's attributes. */
 export function encodeStateItem(dataId: string, text: string, now: number): EncodedItem {
-  const { attributes, compressed } = valueAttributes(text);
+  const { attributes, compressed, textBytes } = valueAttributes(text);
   const item: Item = { cache_id: dataId, entry: STATE_ENTRY, ...attributes, epoch_ms: now };
-  return { item, size: itemSize(item), compressed };
+  return { item, size: itemSize(item), compressed, textBytes };
 }
 
 /** True if the item carries an expiry that has passed at `now`. */
@@ -114,13 +133,16 @@ export function isExpired(item: Item, now: number): boolean {
   return ttl !== undefined && ttl * 1000 <= now;
 }
 
-/** The JSON text stored in an item (decompressed if needed); `undefined` if the item has none. */
+/**
+ * The JSON text stored in an item (decompressed if needed); `undefined` if the item has none, or one
+ * that inflates past `MAX_TEXT_BYTES` (the inflating stops there).
+ */
 export function itemText(item: Item): string | undefined {
   if (typeof item.value === "string") return item.value;
   const gz = item.value_gz;
   if (gz instanceof Uint8Array) {
     try {
-      return gunzipSync(gz).toString("utf8");
+      return gunzipSync(gz, { maxOutputLength: MAX_TEXT_BYTES }).toString("utf8");
     } catch {
       return undefined;
     }

@@ -17,7 +17,7 @@ import type { CacheLog } from "../../logger.js";
 import {
   CLEARS_ENTRY,
   ENTRY_PREFIX,
-  MAX_ITEM_BYTES,
+  tooLargeForTable,
   STATE_ENTRY,
   decodeClears,
   decodeEntryItem,
@@ -142,13 +142,10 @@ export class DynamoDBTier {
    */
   put(dataId: string, entry: RemoteEntry, ttlMs: number): Promise<L2Outcome<EntryWriteResult>> {
     const encoded = encodeEntryItem(dataId, entry, ttlMs);
-    if (encoded.size > MAX_ITEM_BYTES) {
+    const tooLarge = tooLargeForTable(encoded);
+    if (tooLarge !== undefined) {
       const fn = functionOfEntryKey(entry.key);
-      this.#log.once(
-        "warn",
-        `l2:${this.table}:too-large:${fn}`,
-        `a value of ${fn}() is ${encoded.size} bytes in DynamoDB${encoded.compressed ? " even compressed" : ""}, over the 400 KB item limit: such entries stay in the local cache only`,
-      );
+      this.#log.once("warn", `l2:${this.table}:too-large:${fn}`, `a value of ${fn}() is ${tooLarge}: such entries stay in the local cache only`);
       return Promise.resolve({ ok: true, value: "too-large" });
     }
     return this.#run("put", async (clients) => {
@@ -233,8 +230,9 @@ export class DynamoDBTier {
   /** Writes an object's attributes (the JSON text of the encoded attributes). */
   putState(dataId: string, text: string, time = Date.now()): Promise<L2Outcome<"written" | "too-large">> {
     const encoded = encodeStateItem(dataId, text, time);
-    if (encoded.size > MAX_ITEM_BYTES) {
-      this.#log.once("warn", `l2:${this.table}:too-large:state`, `the attributes of "${dataId}" are ${encoded.size} bytes in DynamoDB, over the 400 KB item limit: they are kept locally only`);
+    const tooLarge = tooLargeForTable(encoded);
+    if (tooLarge !== undefined) {
+      this.#log.once("warn", `l2:${this.table}:too-large:state`, `the attributes of "${dataId}" are ${tooLarge}: they are kept locally only`);
       return Promise.resolve({ ok: true, value: "too-large" });
     }
     return this.#run("putState", async (clients) => {

@@ -9,7 +9,7 @@
 import {
   CLEARS_ENTRY,
   ENTRY_PREFIX,
-  MAX_ITEM_BYTES,
+  tooLargeForTable,
   clearAttribute,
   encodeEntryItem,
   encodeStateItem,
@@ -148,12 +148,12 @@ export async function performWrite(ctx: WriteContext, write: L2Write): Promise<v
   switch (write.kind) {
     case "entry": {
       const encoded = encodeEntryItem(write.dataId, write.entry, write.ttlMs);
-      if (encoded.size <= MAX_ITEM_BYTES) await putEntry(ctx, encoded.item, write.entry.time);
+      if (tooLargeForTable(encoded) === undefined) await putEntry(ctx, encoded.item, write.entry.time);
       return;
     }
     case "state": {
       const encoded = encodeStateItem(write.dataId, write.text, write.time);
-      if (encoded.size <= MAX_ITEM_BYTES) await putItem(ctx, encoded.item);
+      if (tooLargeForTable(encoded) === undefined) await putItem(ctx, encoded.item);
       return;
     }
     case "clear":
