@@ -73,3 +73,16 @@ export function parseTimestamp(text: string): number | undefined {
   const offsetMin = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4));
   return utc - sign * offsetMin * 60_000;
 }
+
+const DAY_MS = 86_400_000;
+/** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
+let futureLimit = 0;
+
+/**
+ * A computation time more than a day ahead of this clock: a broken clock, file or peer, or a hostile
+ * one. Such an entry would never expire and would win every merge, so it is never adopted — from a
+ * file, a journal line or DynamoDB.
+ */
+export function fromTheFuture(time: number): boolean {
+  return time > futureLimit && time > (futureLimit = Date.now() + DAY_MS);
+}

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { Cached, JSONCache } from "../src/index.js";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
+import { createDynamoDBTier } from "../src/store/dynamodb/index.js";
 import { recordingLogger, runProgram, tempDir } from "./helpers.js";
 import { startDynamoDBLocal, waitForDynamoDB, type DynamoDBLocal } from "./setup/dynamodb.js";
 
@@ -143,6 +144,36 @@ describe("L1 and L2 together", () => {
     const check = await machineRead(table, ["A", "B"]);
     expect(check).toEqual({ A: "old A", B: "new B" });
     expect(logger.messages.filter((m) => m.level === "warn")).toEqual([]);
+  });
+
+  it("an item timed more than a day ahead (a peer's broken clock) is never served or preloaded: it would never expire", async () => {
+    const table = newTable();
+    class Pages extends JSONCache {
+      constructor(directory: string) {
+        super({ dataId: "future", directory, dynamodbTable: table, dynamodbEndpoint: endpoint, logging: false });
+      }
+      @Cached() async page(n: number) {
+        return `fresh ${n}`;
+      }
+    }
+    // A machine whose clock runs two days ahead writes page(1); one an hour ahead (within the day allowed) page(2).
+    const tier = createDynamoDBTier({ table, endpoint, log: new CacheLog(false) });
+    // The table is created in the background: asked again until it is there.
+    for (let tries = 0; !(await tier.ready()).ok; tries++) {
+      expect(tries, "the table was never created").toBeLessThan(300);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const text = (value: string) => JSON.stringify(value);
+    expect((await tier.put("future", { key: "page(1,){}", text: text("from two days ahead"), time: Date.now() + 2 * 86_400_000, async: true }, Infinity)).ok).toBe(true);
+    expect((await tier.put("future", { key: "page(2,){}", text: text("from an hour ahead"), time: Date.now() + 3_600_000, async: true }, Infinity)).ok).toBe(true);
+    tier.close();
+    const preloading = new Pages(tempDir());
+    expect((await preloading.jsonCachePreload())?.entries).toBe(1);
+    const reader = new Pages(tempDir());
+    expect(await reader.page(1)).toBe("fresh 1");
+    expect(reader.lastCacheStatus).toBe("miss");
+    expect(await reader.page(2)).toBe("from an hour ahead");
+    expect(reader.lastCacheStatus).toBe("l2");
   });
 
   it("a value over 100 KB is compressed in DynamoDB and comes back whole", async () => {

@@ -13,6 +13,7 @@ import { parseCacheFile } from "./cache-file-reader.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import type { MemoryTable } from "./memory-table.js";
 import { describe } from "./quarantine.js";
+import { fromTheFuture } from "../time.js";
 
 export class DiskMerge {
   constructor(
@@ -80,15 +81,6 @@ export class DiskMerge {
       table.adoptVariables(variablesOf(op.variables, this.log, this.journalPath), op.time);
     }
   }
-}
-
-const DAY_MS = 86_400_000;
-/** Now plus a day, refreshed only when a time passes it (so a million entries cost no million clock reads). */
-let futureLimit = 0;
-
-/** A computation time more than a day ahead of this clock: a broken or hostile file, never adopted. */
-function fromTheFuture(time: number): boolean {
-  return time > futureLimit && time > (futureLimit = Date.now() + DAY_MS);
 }
 
 /** Attributes as read from a file or journal line, kept as the JSON text of each encoded value. */

@@ -21,6 +21,7 @@
 import { TAG } from "../codec.js";
 import { parseEncodedJson, stringifyEncoded } from "../encoded-json.js";
 import type { CacheLog } from "../logger.js";
+import { fromTheFuture } from "../time.js";
 import { hasOwnRules, type EntryMeta } from "./cache-file.js";
 import type { LocalFileStore, StoredEntry } from "./local-file-store.js";
 import { newEntry } from "./stored-entry.js";
@@ -108,6 +109,7 @@ export class L2Sync {
 
   /** Puts an L2 entry into L1 unless L1 holds a newer one; returns the entry L1 now holds. */
   #adopt(remote: RemoteEntry): StoredEntry | undefined {
+    if (fromTheFuture(remote.time)) return undefined; // as from a file: it would never expire, and win every merge
     const mine = this.store.get(remote.key);
     if (mine !== undefined && mine.time >= remote.time) return mine;
     let stored: unknown;
