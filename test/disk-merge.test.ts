@@ -2,14 +2,16 @@
  * The merge of what is read into the memory table drops the same things whatever it was read from: an
  * entry whose computation time is more than a day ahead of this clock (it would never expire and would
  * win every merge) is never adopted, from a cache file, a journal line, or the late writes of another
- * program into a file a fold replaced.
+ * program into a file a fold replaced. A clear time as far ahead (it would void every result until
+ * then) is never adopted either, from a file or a journal line.
  */
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { DiskMerge } from "../src/store/disk-merge.js";
-import { setLine } from "../src/store/journal.js";
+import { clearLine, setLine } from "../src/store/journal.js";
 import { MemoryTable } from "../src/store/memory-table.js";
+import { recordingLogger } from "./helpers.js";
 
 const DAY = 86_400_000;
 
@@ -44,5 +46,42 @@ describe("what is read is merged by the same rules, whatever it was read from", 
     const taken = new DiskMerge(table, new CacheLog(false), "j").newerIn(fileWith(entries));
     expect([...taken]).toEqual(["now(){}"]);
     expect(table.get("future(){}")).toBeUndefined();
+  });
+});
+
+describe("a clear time more than a day ahead is ignored, whatever it was read from", () => {
+  const now = Date.now();
+  const clears = new Map([
+    ["*", now + 2 * DAY],
+    ["soon", now + 3_600_000],
+  ]);
+
+  function expectIgnoredAhead(table: MemoryTable, warnings: () => string[]): void {
+    // Within a day ahead it is a clear like any other: what was computed before it is void.
+    expect(table.clears.get("soon")).toBe(now + 3_600_000);
+    expect(table.isCleared("soon(1,){}", now)).toBe(true);
+    // Two days ahead it is ignored: a result computed now stands.
+    expect(table.clears.has("*")).toBe(false);
+    expect(table.isCleared("other(1,){}", now)).toBe(false);
+    expect(warnings().join("\n")).toMatch(/1 clear time of .* is more than a day ahead/);
+  }
+
+  function recording(): { log: CacheLog; warnings: () => string[] } {
+    const logger = recordingLogger();
+    return { log: new CacheLog(true, logger), warnings: () => logger.messages.filter((m) => m.level === "warn").map((m) => m.message) };
+  }
+
+  it("a cache file's marker", () => {
+    const table = new MemoryTable();
+    const { log, warnings } = recording();
+    new DiskMerge(table, log, "j").file(serializeCacheFile("merge", [], [], now, { clears }), "f", undefined);
+    expectIgnoredAhead(table, warnings);
+  });
+
+  it("a journal line", () => {
+    const table = new MemoryTable();
+    const { log, warnings } = recording();
+    new DiskMerge(table, log, "j").line(clearLine(clears).trim(), undefined);
+    expectIgnoredAhead(table, warnings);
   });
 });

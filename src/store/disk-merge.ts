@@ -4,8 +4,9 @@
  * and the table takes only what is newer (memory-table.ts), so merging late or twice is harmless.
  *
  * Never adopted: an entry whose computation time is more than a day ahead of this clock (a broken or
- * hostile file; it would never expire and would win every merge), an attribute whose value cannot be
- * used. Each is dropped with one warning per source.
+ * hostile file; it would never expire and would win every merge), a clear time as far ahead (it would
+ * void every result until then), an attribute whose value cannot be used. Each is dropped with one
+ * warning per source.
  */
 import type { CacheLog } from "../logger.js";
 import { stringifyEncoded } from "../encoded-json.js";
@@ -41,7 +42,7 @@ export class DiskMerge {
     if (future > 0) {
       this.log.once("warn", `future:${source}`, `${future} entr${future === 1 ? "y" : "ies"} of ${source} claim a computation time more than a day ahead of this clock and were dropped (they would never expire, and would win every merge).`);
     }
-    table.adoptClears(parsed.clears);
+    this.#adoptClears(parsed.clears, source);
     table.adoptVariables(variablesOf(parsed.variables, this.log, source), parsed.variablesTime);
     if (parsed.skipped > 0) {
       this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
@@ -63,6 +64,15 @@ export class DiskMerge {
     return keys;
   }
 
+  /** Clear times, but those more than a day ahead: such a clear would void every result until then. */
+  #adoptClears(clears: ReadonlyMap<string, number>, source: string): void {
+    let future = 0;
+    for (const time of clears.values()) if (fromTheFuture(time)) future++;
+    if (future === 0) return this.table.adoptClears(clears);
+    this.log.once("warn", `future-clear:${source}`, `${future} clear time${future === 1 ? "" : "s"} of ${source} ${future === 1 ? "is" : "are"} more than a day ahead of this clock and ignored (such a clear would void every result computed until then).`);
+    this.table.adoptClears(new Map([...clears].filter(([, time]) => !fromTheFuture(time))));
+  }
+
   #apply(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
     if (op === undefined) return;
     const table = this.table;
@@ -76,7 +86,7 @@ export class DiskMerge {
         table.adoptRemoval(key, op.upto[i]);
       });
     } else if (op.kind === "clear") {
-      table.adoptClears(op.clears);
+      this.#adoptClears(op.clears, this.journalPath);
     } else {
       table.adoptVariables(variablesOf(op.variables, this.log, this.journalPath), op.time);
     }

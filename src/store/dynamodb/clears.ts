@@ -7,6 +7,7 @@
  *   before it (`clearBefore`), and drops its unsent writes of them;
  * - never serves an entry read from DynamoDB that was computed before a known clear of its function.
  */
+import { fromTheFuture } from "../../time.js";
 import { functionOfEntryKey } from "../dynamodb-format.js";
 
 export const DEFAULT_CLEAR_CHECK_MS = 10_000;
@@ -31,7 +32,8 @@ export class ClearTimes {
   merge(times: Iterable<[ClearKey, number]>): [ClearKey, number][] {
     const news: [ClearKey, number][] = [];
     for (const [fn, time] of times) {
-      if (time <= (this.#times.get(fn) ?? 0)) continue;
+      // More than a day ahead (a broken clock, a hostile writer): it would void every result until then.
+      if (time <= (this.#times.get(fn) ?? 0) || fromTheFuture(time)) continue;
       this.#times.set(fn, time);
       news.push([fn, time]);
     }
