@@ -3,13 +3,14 @@
  * entry whose computation time is more than a day ahead of this clock (it would never expire and would
  * win every merge) is never adopted, from a cache file, a journal line, or the late writes of another
  * program into a file a fold replaced. A clear time as far ahead (it would void every result until
- * then) is never adopted either, from a file or a journal line.
+ * then) is never adopted either, nor attributes saved that far ahead (they would win over every later
+ * save), from a file or a journal line.
  */
 import { describe, expect, it } from "vitest";
 import { CacheLog } from "../src/logger.js";
 import { entryText, serializeCacheFile } from "../src/store/cache-file.js";
 import { DiskMerge } from "../src/store/disk-merge.js";
-import { clearLine, setLine } from "../src/store/journal.js";
+import { clearLine, setLine, variablesLine } from "../src/store/journal.js";
 import { MemoryTable } from "../src/store/memory-table.js";
 import { recordingLogger } from "./helpers.js";
 
@@ -83,5 +84,31 @@ describe("a clear time more than a day ahead is ignored, whatever it was read fr
     const { log, warnings } = recording();
     new DiskMerge(table, log, "j").line(clearLine(clears).trim(), undefined);
     expectIgnoredAhead(table, warnings);
+  });
+});
+
+describe("attributes saved more than a day ahead are ignored, whatever they were read from", () => {
+  const now = Date.now();
+  const score = (value: number) => new Map([["score", String(value)]]);
+
+  it("a cache file's marker", () => {
+    const ahead = new MemoryTable();
+    const logger = recordingLogger();
+    new DiskMerge(ahead, new CacheLog(true, logger), "j").file(serializeCacheFile("merge", [], score(1), now, { variablesTime: now + 2 * DAY }), "f", undefined);
+    expect(ahead.variables.size).toBe(0);
+    expect(logger.text()).toMatch(/attributes in f claim to be saved more than a day ahead/);
+    const within = new MemoryTable();
+    new DiskMerge(within, new CacheLog(false), "j").file(serializeCacheFile("merge", [], score(2), now, { variablesTime: now + 3_600_000 }), "f", undefined);
+    expect(within.variables.get("score")).toBe("2");
+  });
+
+  it("a journal line: a later save within the day still wins", () => {
+    const table = new MemoryTable();
+    const merge = new DiskMerge(table, new CacheLog(false), "j");
+    merge.line(variablesLine(score(1), now + 2 * DAY).trim(), undefined);
+    expect(table.variables.size).toBe(0);
+    merge.line(variablesLine(score(2), now).trim(), undefined);
+    merge.line(variablesLine(score(3), now + 1).trim(), undefined);
+    expect(table.variables.get("score")).toBe("3");
   });
 });

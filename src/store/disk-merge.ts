@@ -5,7 +5,8 @@
  *
  * Never adopted: an entry whose computation time is more than a day ahead of this clock (a broken or
  * hostile file; it would never expire and would win every merge), a clear time as far ahead (it would
- * void every result until then), an attribute whose value cannot be used. Each is dropped with one
+ * void every result until then), attributes saved as far ahead (they would win over every later save),
+ * an attribute whose value cannot be used. Each is dropped with one
  * warning per source.
  */
 import type { CacheLog } from "../logger.js";
@@ -43,7 +44,7 @@ export class DiskMerge {
       this.log.once("warn", `future:${source}`, `${future} entr${future === 1 ? "y" : "ies"} of ${source} claim a computation time more than a day ahead of this clock and were dropped (they would never expire, and would win every merge).`);
     }
     this.#adoptClears(parsed.clears, source);
-    table.adoptVariables(variablesOf(parsed.variables, this.log, source), parsed.variablesTime);
+    this.#adoptVariables(parsed.variables, parsed.variablesTime, source);
     if (parsed.skipped > 0) {
       this.log.once("warn", `skipped:${source}`, `${parsed.skipped} entr${parsed.skipped === 1 ? "y" : "ies"} of ${source} had no value or no readable date and were dropped.`);
     }
@@ -73,6 +74,15 @@ export class DiskMerge {
     this.table.adoptClears(new Map([...clears].filter(([, time]) => !fromTheFuture(time))));
   }
 
+  /** Attributes saved at `time`, but not when that is more than a day ahead: they would win over every later save. */
+  #adoptVariables(variables: Record<string, unknown>, time: number, source: string): void {
+    if (fromTheFuture(time)) {
+      this.log.once("warn", `future-vars:${source}`, `the attributes in ${source} claim to be saved more than a day ahead of this clock and were ignored (they would win over every later save).`);
+      return;
+    }
+    this.table.adoptVariables(variablesOf(variables, this.log, source), time);
+  }
+
   #apply(op: JournalOp | undefined, onDisk: Set<string> | undefined): void {
     if (op === undefined) return;
     const table = this.table;
@@ -88,7 +98,7 @@ export class DiskMerge {
     } else if (op.kind === "clear") {
       this.#adoptClears(op.clears, this.journalPath);
     } else {
-      table.adoptVariables(variablesOf(op.variables, this.log, this.journalPath), op.time);
+      this.#adoptVariables(op.variables, op.time, this.journalPath);
     }
   }
 }
