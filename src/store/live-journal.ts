@@ -11,7 +11,8 @@
  * - A journal only grows: one shorter than what was read of it is read again from its start.
  * - This process's own appends that follow what it applied need no reading (`appended`).
  */
-import { journalIdentity, readJournalLines, type AppendResult } from "./journal-file.js";
+import type { AppendResult } from "./journal-appender.js";
+import { journalIdentity, readJournalLines } from "./journal-file.js";
 import { nextTurn } from "./next-turn.js";
 import type { SealedJournals } from "./sealed-journals.js";
 

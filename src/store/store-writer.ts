@@ -6,7 +6,7 @@
  *   `durable` also fsynced (group commit: concurrent durable flushes share one fdatasync). Failures are
  *   retried.
  * - A write appends the changes to `<file>.journal` through a descriptor kept open (no lock:
- *   journal-file.ts). Nothing else is on the write's path.
+ *   journal-appender.ts). Nothing else is on the write's path.
  * - Folding the journal into a new file (fold.ts, under `<file>.lock`) happens in the background,
  *   200 ms after a write, when the file is small (so it stays complete for the Python library) or the
  *   journal has outgrown it (fold-schedule.ts). A busy lock means someone else folds; ours is tried
@@ -21,7 +21,7 @@ import type { EntryLines } from "./entry-lines.js";
 import type { ExitBudget } from "./exit-budget.js";
 import { Folder, journalSize } from "./fold.js";
 import { FoldSchedule } from "./fold-schedule.js";
-import { JournalAppender, type AppendResult } from "./journal-file.js";
+import { JournalAppender, type AppendResult } from "./journal-appender.js";
 import { globalMetrics } from "../events.js";
 import type { Changes, MemoryTable } from "./memory-table.js";
 import { describe } from "./quarantine.js";
