@@ -6,16 +6,15 @@
  * Never adopted: an entry whose computation time is more than a day ahead of this clock (a broken or
  * hostile file; it would never expire and would win every merge), a clear time as far ahead (it would
  * void every result until then), attributes saved as far ahead (they would win over every later save),
- * an attribute whose value cannot be used. Each is dropped with one
- * warning per source.
+ * an attribute whose value cannot be used. Each is dropped with one warning per source.
  */
 import type { CacheLog } from "../logger.js";
 import { stringifyEncoded } from "../encoded-json.js";
+import { fromTheFuture } from "../time.js";
 import { parseCacheFile } from "./cache-file-reader.js";
 import { parseJournalLine, type JournalOp } from "./journal.js";
 import type { MemoryTable } from "./memory-table.js";
 import { describe } from "./quarantine.js";
-import { fromTheFuture } from "../time.js";
 
 export class DiskMerge {
   constructor(

@@ -183,7 +183,6 @@ export class DiskReader {
         if (error instanceof FileTooLargeError) return state.tooLarge(error, identity);
         if (!isNotFound(error)) return this.#unusable(error);
       }
-      state.fileIsOurs = ours || bytes === undefined;
       state.sealed.forget();
       for (const path of sealed) state.sealed.read(path, onDisk);
       state.live.forget();
@@ -196,7 +195,7 @@ export class DiskReader {
       } else if (ours) this.table.dropMissing(onDisk);
       else if (bytes !== undefined && this.table.markMissing(onDisk)) this.writeBack();
       const hadFile = state.fileBytes > 0;
-      state.adopt(identity, bytes ?? 0, state.fileIsOurs);
+      state.adopt(identity, bytes ?? 0, ours || bytes === undefined);
       if (bytes !== undefined) return "read";
       if (hadFile && this.table.size > 0) this.#writeBackWhole(); // deleted under us
       return this.table.size > 0 ? "read" : "missing";

@@ -17,7 +17,6 @@ import type { CacheLog } from "../../logger.js";
 import {
   CLEARS_ENTRY,
   ENTRY_PREFIX,
-  tooLargeForTable,
   STATE_ENTRY,
   decodeClears,
   decodeEntryItem,
@@ -27,6 +26,7 @@ import {
   functionOfEntryKey,
   isExpired,
   itemText,
+  tooLargeForTable,
   type Item,
   type RemoteEntry,
 } from "../dynamodb-format.js";

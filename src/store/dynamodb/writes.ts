@@ -9,11 +9,11 @@
 import {
   CLEARS_ENTRY,
   ENTRY_PREFIX,
-  tooLargeForTable,
   clearAttribute,
   encodeEntryItem,
   encodeStateItem,
   functionPrefix,
+  tooLargeForTable,
   type Item,
   type RemoteEntry,
 } from "../dynamodb-format.js";
